@@ -1,0 +1,42 @@
+"""DG-VAE density gap: |b| = 1 is the standard KL; larger |b| lets posteriors leave the prior."""
+
+import math
+
+import torch
+
+from vaesweep.objectives.regularisers import density_gap
+
+
+def _kl(mean, logvar):
+    return 0.5 * (mean.pow(2) + logvar.exp() - logvar - 1).sum(-1)
+
+
+def test_aggregation_size_one_is_the_standard_kl_in_expectation():
+    torch.manual_seed(0)
+    mean, logvar = torch.randn(16, 3), torch.randn(16, 3) * 0.3 - 1.0
+    estimate = torch.stack([density_gap(mean, logvar, 1, 256, joint=False) for _ in range(50)]).mean()
+    assert math.isclose(float(estimate), float(_kl(mean, logvar).mean()), rel_tol=0.02)
+    joint = torch.stack([density_gap(mean, logvar, 1, 256, joint=True) for _ in range(50)]).mean()
+    assert math.isclose(float(joint), float(_kl(mean, logvar).mean()), rel_tol=0.02)
+
+
+def test_larger_aggregation_allows_more_kl_for_the_same_gap():
+    """Posteriors whose aggregate is the prior: the KL is large, the whole-batch gap is ~0."""
+    torch.manual_seed(1)
+    batch, dim, s2 = 512, 2, 0.05
+    mean = torch.randn(batch, dim) * math.sqrt(1 - s2)
+    logvar = torch.full((batch, dim), math.log(s2))
+    kl = float(_kl(mean, logvar).mean())
+    gaps = {b: float(density_gap(mean, logvar, b, 64, joint=False)) for b in (1, 8, 64, 512)}
+    assert gaps[1] > 0.9 * kl
+    assert gaps[1] > gaps[8] > gaps[64] > gaps[512]
+    assert abs(gaps[512]) < 0.05 * kl
+    for b, gap in gaps.items():  # the mutual-information part is at most dim * log |b|
+        assert kl - gap <= dim * math.log(b) + 0.05
+
+
+def test_gradient_flows_to_means_and_variances():
+    mean = torch.randn(8, 4, requires_grad=True)
+    logvar = torch.zeros(8, 4, requires_grad=True)
+    density_gap(mean, logvar, 4, 8, joint=False).backward()
+    assert mean.grad.abs().sum() > 0 and logvar.grad.abs().sum() > 0

@@ -1,0 +1,165 @@
+"""Which data sets exist, what kind each is, and its profile of run defaults.
+
+Knowing a data set's kind and shape without loading it lets configuration errors (a Gaussian
+decoder on text, a 28x28 conv net on 8x8 digits) surface before anything expensive starts.
+A profile holds what depends on the data rather than the method: architecture and sizes,
+optimiser and schedule, epochs and batch size (DESIGN.md section 3, "Optimisation").
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from vaesweep.errors import ConfigError
+
+# He et al. / DU-VAE text protocol: SGD lr 1, clip 5, KL warm-up 10 epochs, lr x0.5 after
+# 5 epochs without improvement (from epoch 15), best model reloaded, stop after 5 decays.
+TEXT_SGD_PROTOCOL: dict[str, Any] = {
+    "optim.name": "sgd",
+    "optim.lr": 1.0,
+    "optim.grad_clip": 5.0,
+    "optim.decay_patience": 5,
+    "optim.decay_factor": 0.5,
+    "optim.decay_start_epoch": 15,
+    "optim.max_decays": 5,
+    "optim.reload_best_on_decay": True,
+    "annealing.schedule": "linear",
+    "annealing.warmup_epochs": 10.0,
+    "train.batch_size": 32,
+    "train.epochs": 120,
+    "eval.batch_size": 64,
+}
+
+# IGP text protocol: Adam 5e-4, batch 128, 20 epochs.
+IGP_TEXT_PROTOCOL: dict[str, Any] = {
+    "optim.name": "adam",
+    "optim.lr": 5e-4,
+    "train.batch_size": 128,
+    "train.epochs": 20,
+    "model.text_decoder": "igp",
+    "model.dropout_in": 0.0,
+    "model.dropout_out": 0.0,
+    "regulariser.target_kl_ramp_steps": 5000,
+}
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    kind: str  # "image" | "text"
+    loader: str  # "module:function" taking the DataConfig, imported lazily
+    architecture: str
+    image_shape: tuple[int, int, int] | None = None
+    embedded: bool = False  # ships with the project or is generated: needs no files
+    num_classes: int | None = None
+    description: str = ""
+    profile: dict[str, Any] = field(default_factory=dict)
+
+    def load_function(self) -> Callable[..., Any]:
+        module, function = self.loader.split(":")
+        return getattr(importlib.import_module(module), function)
+
+
+def _info(**kwargs: Any) -> DatasetInfo:
+    return DatasetInfo(**kwargs)
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in [
+        _info(
+            name="digits", kind="image", loader="vaesweep.data.digits:load_digits",
+            architecture="mlp", image_shape=(1, 8, 8), embedded=True, num_classes=10,
+            description="scikit-learn's bundled 8x8 handwritten digits (1,797), scaled to [0, 1]",
+            profile={
+                "model.hidden_sizes": (128, 128),
+                "model.latent_dim": 16,
+                "model.flow_hidden": 128,
+                "optim.name": "adam",
+                "optim.lr": 1e-3,
+                "train.batch_size": 64,
+                "train.epochs": 100,
+                "regulariser.target_kl_ramp_steps": 500,
+                "eval.batch_size": 512,
+            },
+        ),
+        _info(
+            name="synthetic_text", kind="text", loader="vaesweep.data.synthetic_text:load_synthetic_text",
+            architecture="lstm", embedded=True, num_classes=5,
+            description="DU-VAE appendix E: 2-D latent from a 5-component mixture, random LSTM, "
+            "vocabulary 1,000, length 10, 16,000/2,000/2,000",
+            profile={
+                **TEXT_SGD_PROTOCOL,
+                "model.embed_dim": 50,
+                "model.lstm_hidden": 50,
+                "model.latent_dim": 2,
+                "model.flow_hidden": 100,
+                "regulariser.target_kl_ramp_steps": 2000,
+                "eval.batch_size": 500,
+            },
+        ),
+        _info(
+            name="mnist", kind="image", loader="vaesweep.data.images:load_mnist",
+            architecture="mlp", image_shape=(1, 28, 28), num_classes=10,
+            description="MNIST from the four IDX files",
+            profile={"model.latent_dim": 32, "train.batch_size": 128, "train.epochs": 50},
+        ),
+        _info(
+            name="fashion_mnist", kind="image", loader="vaesweep.data.images:load_fashion_mnist",
+            architecture="mlp", image_shape=(1, 28, 28), num_classes=10,
+            description="Fashion-MNIST from the four IDX files",
+            profile={"model.latent_dim": 32, "train.batch_size": 128, "train.epochs": 50},
+        ),
+        _info(
+            name="omniglot", kind="image", loader="vaesweep.data.images:load_omniglot",
+            architecture="resnet_pixelcnn", image_shape=(1, 28, 28), num_classes=50,
+            description="OMNIGLOT 28x28 (IWAE / He et al. split), alphabet labels",
+            profile={
+                "model.latent_dim": 32,
+                "data.binarisation": "dynamic",
+                "optim.decay_patience": 20,
+                "optim.max_decays": 5,
+                "optim.reload_best_on_decay": True,
+                "train.batch_size": 50,
+                "train.epochs": 500,
+            },
+        ),
+        _info(
+            name="celeba", kind="image", loader="vaesweep.data.images:load_celeba",
+            architecture="conv_celeba", image_shape=(3, 64, 64),
+            description="CelebA aligned, centre-cropped 140x140 and resized to 64x64",
+            profile={"model.latent_dim": 64, "optim.lr": 2e-4, "train.batch_size": 64, "train.epochs": 70},
+        ),
+    ]
+}
+
+_TEXT_SETS = {
+    # name: (embed, hidden, latent, num_classes, protocol, description)
+    "yahoo": (512, 1024, 32, 10, TEXT_SGD_PROTOCOL, "Yahoo Answers (He et al. 100k/10k/10k sample)"),
+    "yelp": (512, 1024, 32, 5, TEXT_SGD_PROTOCOL, "Yelp reviews (He et al. 100k/10k/10k sample)"),
+    "short_yelp": (128, 512, 32, 2, TEXT_SGD_PROTOCOL, "down-sampled Yelp sentiment (Shen et al. 2017)"),
+    "snli": (50, 128, 8, None, IGP_TEXT_PROTOCOL, "SNLI hypotheses (IGP: 100k/10k/10k)"),
+    "cbt": (200, 512, 32, None, IGP_TEXT_PROTOCOL, "Children's Book Test sentences (IGP)"),
+    "dbpedia": (200, 512, 32, 14, IGP_TEXT_PROTOCOL, "DBpedia ontology classification text (IGP)"),
+    "ptb": (256, 256, 32, None, TEXT_SGD_PROTOCOL, "Penn Treebank (Mikolov split)"),
+}
+for _name, (_embed, _hidden, _latent, _classes, _protocol, _description) in _TEXT_SETS.items():
+    DATASETS[_name] = _info(
+        name=_name, kind="text", loader="vaesweep.data.text:load_text_dataset",
+        architecture="lstm", num_classes=_classes, description=_description,
+        profile={
+            **_protocol,
+            "model.embed_dim": _embed,
+            "model.lstm_hidden": _hidden,
+            "model.latent_dim": _latent,
+        },
+    )
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    if name not in DATASETS:
+        raise ConfigError("data.name", name, "one of " + ", ".join(DATASETS))
+    return DATASETS[name]

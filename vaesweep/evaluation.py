@@ -1,0 +1,238 @@
+"""Evaluate a model on a split: one encoding pass keeps the posterior parameters, then every
+metric of DESIGN.md section 3 is computed from them (and, for the bounds, from fresh samples),
+batched over examples and importance samples and chunked to a memory budget."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from vaesweep.config import RunConfig
+from vaesweep.data.base import Dataset, Split
+from vaesweep.data.batching import trim
+from vaesweep.metrics import (
+    active_units,
+    aggregate_posterior_stats,
+    collapsed_units,
+    conditional_entropy,
+    corpus_bleu,
+    dimension_summary,
+    expected_gap,
+    expected_local_smoothness,
+    importance_weighted_log_likelihood,
+    mutual_information,
+    mutual_information_per_batch,
+    mutual_posterior_diversity,
+    prior_posterior_log_likelihood,
+    probe_accuracy,
+    rouge_n,
+)
+from vaesweep.models.vae import VAE
+
+MEMORY_BUDGET_BYTES = 256 * 2**20  # per chunk of decoder outputs during evaluation
+
+
+@dataclass
+class EncodedSplit:
+    """What one pass over a split leaves behind: per-example terms and posterior parameters."""
+
+    mean: torch.Tensor  # [N, D]: the base Gaussian (z0) means; an AE's codes
+    logvar: torch.Tensor | None  # [N, D]; None for an AE
+    rec: torch.Tensor  # [N]: -log p(x|z), one z ~ q(z|x)
+    kl: torch.Tensor  # [N]
+    residual_sq: torch.Tensor | None  # [N]: ||x - E[x|z]||^2 for image decoders
+    sigma_x2: float | None  # Gaussian decoders: the decoder variance, mean over pixels/examples
+
+
+def _batches(split: Split, batch_size: int, limit: int = 0):
+    n = len(split) if limit <= 0 else min(limit, len(split))
+    for start in range(0, n, batch_size):
+        index = torch.arange(start, min(start + batch_size, n), device=split.x.device)
+        yield _batch(split.subset(index))
+
+
+def _batch(split: Split) -> tuple[torch.Tensor, torch.Tensor | None]:
+    if split.lengths is None:
+        return split.x, None
+    return trim(split.x, split.lengths), split.lengths
+
+
+@torch.no_grad()
+def encode_split(model: VAE, split: Split, batch_size: int, limit: int = 0) -> EncodedSplit:
+    model.eval()
+    means, logvars, recs, kls, residuals, variances = [], [], [], [], [], []
+    gaussian = hasattr(model.likelihood, "sigma_x2")
+    for x, lengths in _batches(split, batch_size, limit):
+        out = model(x, lengths, k=1)
+        means.append(out.posterior.mean)
+        if out.posterior.logvar is not None:
+            logvars.append(out.posterior.logvar)
+        recs.append(-out.log_px[0])
+        kls.append(out.kl)
+        if not model.decoder.autoregressive:
+            x_hat = model.likelihood.mean(out.params)[0]
+            residuals.append((x - x_hat).pow(2).flatten(1).sum(-1))
+        if gaussian:
+            variances.append(model.likelihood.sigma_x2(out.params))
+    return EncodedSplit(
+        mean=torch.cat(means),
+        logvar=torch.cat(logvars) if logvars else None,
+        rec=torch.cat(recs),
+        kl=torch.cat(kls),
+        residual_sq=torch.cat(residuals) if residuals else None,
+        sigma_x2=float(torch.stack(variances).mean()) if variances else None,
+    )
+
+
+def standard_metrics(encoded: EncodedSplit, config: RunConfig, data_dim: int, is_flow: bool) -> dict[str, float]:
+    """rec, kl, elbo, mi, au and the variances: cheap enough for every epoch."""
+    metrics = {"rec": float(encoded.rec.mean()), "au": float(active_units(encoded.mean))}
+    if encoded.residual_sq is not None:
+        metrics["mse"] = float(encoded.residual_sq.mean())
+        metrics["implied_sigma_x2"] = metrics["mse"] / data_dim
+    if encoded.sigma_x2 is not None:
+        metrics["sigma_x2"] = encoded.sigma_x2
+    if encoded.logvar is None:  # an AE has neither KL nor a bound
+        return metrics
+    metrics["sigma_z2"] = float(torch.exp(encoded.logvar).mean())
+    metrics["kl"] = float(encoded.kl.mean())
+    metrics["elbo"] = -(metrics["rec"] + metrics["kl"])
+    if not is_flow:  # MI of a flow posterior is intractable (DU-VAE Table 1 reports none)
+        if config.eval.mi_estimator == "all":
+            metrics["mi"] = mutual_information(encoded.mean, encoded.logvar)
+        else:
+            metrics["mi"] = mutual_information_per_batch(encoded.mean, encoded.logvar, config.eval.batch_size)
+    return metrics
+
+
+def _sample_chunk(model: VAE, batch: int, x: torch.Tensor, requested: int) -> int:
+    """Importance samples per chunk so one chunk of decoder outputs fits the memory budget."""
+    with torch.no_grad():
+        z = torch.zeros(1, 1, model.latent_dim, device=x.device)
+        per_sample = model.decode(z, x[:1]).numel() * 4 * 3  # outputs, log-softmax, gather
+    return max(1, min(requested, MEMORY_BUDGET_BYTES // max(1, per_sample * batch)))
+
+
+@torch.no_grad()
+def importance_weighted_nll(model: VAE, split: Split, config: RunConfig) -> torch.Tensor:
+    """-log p(x) per example from ``eval.nll_samples`` importance samples (IWAE estimator)."""
+    model.eval()
+    values = []
+    for x, lengths in _batches(split, config.eval.batch_size, config.eval.max_examples):
+        posterior = model.encode(x, lengths)
+
+        def log_weights(k: int, x=x, lengths=lengths, posterior=posterior) -> torch.Tensor:
+            z, log_q = posterior.rsample(k)
+            return model.log_px_given_z(z, x, lengths) + model.prior.log_prob(z) - log_q
+
+        chunk = min(config.eval.nll_chunk, _sample_chunk(model, x.shape[0], x, config.eval.nll_chunk))
+        values.append(-importance_weighted_log_likelihood(log_weights, x.shape[0], config.eval.nll_samples, chunk))
+    return torch.cat(values)
+
+
+@torch.no_grad()
+def prior_posterior_ll(model: VAE, split: Split, config: RunConfig) -> tuple[float, float]:
+    """DG-VAE priorLL and postLL (proposal (p + q)/2, ``eval.ll_samples`` from each)."""
+    model.eval()
+    prior_lls, post_lls = [], []
+    for x, lengths in _batches(split, config.eval.batch_size, config.eval.max_examples):
+        posterior = model.encode(x, lengths)
+        n = x.shape[0]
+        prior_ll, post_ll = prior_posterior_log_likelihood(
+            log_px_given_z=lambda z, x=x, lengths=lengths: model.log_px_given_z(z, x, lengths),
+            sample_prior=lambda s, n=n: model.prior.sample(s * n, x.device).view(s, n, -1),
+            sample_posterior=lambda s, posterior=posterior: posterior.rsample(s)[0],
+            log_prior=model.prior.log_prob,
+            log_posterior=posterior.log_prob,
+            num_samples=config.eval.ll_samples,
+        )
+        prior_lls.append(prior_ll)
+        post_lls.append(post_ll)
+    return float(torch.cat(prior_lls).mean()), float(torch.cat(post_lls).mean())
+
+
+@torch.no_grad()
+def text_reconstruction_scores(model: VAE, split: Split, dataset: Dataset, config: RunConfig) -> dict[str, float]:
+    """BLEU-2/4 and ROUGE-2/4 of greedy reconstructions from the posterior mean (IGP)."""
+    model.eval()
+    vocab = dataset.vocab
+    references, hypotheses = [], []
+    for x, lengths in _batches(split, config.eval.batch_size, config.eval.max_examples):
+        codes = model.encode(x, lengths).mean
+        decoded = model.decoder.greedy_decode(codes, max_length=int(lengths.max()) + 5)
+        references += [vocab.decode(row.tolist()) for row in x]
+        hypotheses += [vocab.decode(row.tolist()) for row in decoded]
+    return {
+        "bleu2": corpus_bleu(references, hypotheses, max_n=2),
+        "bleu4": corpus_bleu(references, hypotheses, max_n=4),
+        "rouge2": rouge_n(references, hypotheses, 2),
+        "rouge4": rouge_n(references, hypotheses, 4),
+    }
+
+
+def _decode_mean(model: VAE):
+    def decode(z: torch.Tensor) -> torch.Tensor:
+        return model.likelihood.mean(model.decoder(z, None).unsqueeze(0))[0]
+
+    return decode
+
+
+def full_metrics(model: VAE, dataset: Dataset, split_name: str, config: RunConfig) -> tuple[dict[str, float], dict]:
+    """Every final metric the configuration asks for, and the per-dimension summary (IGP Fig. 1)."""
+    split = dataset.split(split_name)
+    is_flow = config.posterior.flow != "none"
+    encoded = encode_split(model, split, config.eval.batch_size, config.eval.max_examples)
+    metrics = standard_metrics(encoded, config, dataset.data_dim, is_flow)
+    metrics["latent_dim"] = float(model.latent_dim)
+    details: dict = {}
+    stochastic = encoded.logvar is not None
+    if stochastic and config.eval.nll_samples > 0:
+        metrics["nll"] = float(importance_weighted_nll(model, split, config).mean())
+    if stochastic and not is_flow:
+        mean, logvar = encoded.mean, encoded.logvar
+        cu = collapsed_units(mean, logvar, thresholds=config.eval.cu_thresholds,
+                             rounds=config.eval.cu_rounds, samples_per_round=config.eval.cu_samples_per_round)
+        for tau, count in cu["cu"].items():
+            metrics[f"cu_{tau:g}"] = float(count)
+        metrics["cu"] = float(cu["cu"].get(0.03, next(iter(cu["cu"].values()))))
+        metrics["mpd"] = mutual_posterior_diversity(mean, logvar)
+        metrics["ce"] = conditional_entropy(logvar)
+        metrics.update({k: float(v) for k, v in aggregate_posterior_stats(mean, logvar).items()})
+        metrics["prior_ll"], metrics["post_ll"] = prior_posterior_ll(model, split, config)
+        details["dimension_summary"] = {
+            k: v.tolist() for k, v in dimension_summary(mean, logvar).items()
+        }
+        details["kl_per_dim_aggregate"] = cu["kl_per_dim"].tolist()
+    if encoded.residual_sq is not None and config.eval.smoothness:
+        decode = _decode_mean(model)
+        subset = encoded.mean[: min(1000, encoded.mean.shape[0])]
+        metrics["els"] = expected_local_smoothness(decode, subset)
+        metrics["expected_gap_1e-2"] = expected_gap(decode, subset, 1e-2)
+        metrics["expected_gap_1e-3"] = expected_gap(decode, subset, 1e-3)
+    if dataset.kind == "text" and config.eval.text_metrics:
+        metrics.update(text_reconstruction_scores(model, split, dataset, config))
+    if config.eval.probes and split.labels is not None and dataset.train.labels is not None:
+        metrics.update(probe_metrics(model, dataset, encoded, config))
+    return metrics, details
+
+
+def probe_metrics(model: VAE, dataset: Dataset, encoded: EncodedSplit, config: RunConfig) -> dict[str, float]:
+    """Linear and 2x128 MLP probes trained on the training split's posterior means."""
+    train = encode_split(model, dataset.train, config.eval.batch_size)
+    labels = dataset.split(config.eval.split).labels
+    test_labels = labels[: encoded.mean.shape[0]]
+    results = {}
+    for kind in ("linear", "mlp"):
+        scores = probe_accuracy(train.mean, dataset.train.labels, encoded.mean, test_labels, kind=kind,
+                                restarts=config.eval.probe_restarts, epochs=config.eval.probe_epochs,
+                                seed=config.train.seed)
+        results[f"probe_{kind}"] = float(scores["mean"])
+    return results
+
+
+def elbo_loss(metrics: dict[str, float]) -> float:
+    """The model-selection criterion: -ELBO (rec for an AE), lower is better."""
+    value = -metrics["elbo"] if "elbo" in metrics else metrics["rec"]
+    return value if math.isfinite(value) else math.inf

@@ -1,0 +1,301 @@
+"""One training run, no Ray and no MLflow: ``fit(config, report) -> final metrics``.
+
+This is the only training loop; the CLI, the Ray trainable and the benchmarks all call it.
+The step keeps the host out of the way (no per-step ``.item()``; sums stay on the device and
+are read once per epoch) and every source of randomness lives in state that a checkpoint
+saves, so a resumed run ends exactly where an uninterrupted one does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vaesweep.config import RunConfig, validate
+from vaesweep.data import load_dataset
+from vaesweep.data.base import Dataset
+from vaesweep.data.batching import batch_indices, trim
+from vaesweep.errors import DivergedError
+from vaesweep.evaluation import elbo_loss, encode_split, full_metrics, standard_metrics
+from vaesweep.models.build import build_model
+from vaesweep.models.posteriors import batchnorm_heads
+from vaesweep.models.vae import VAE
+from vaesweep.objectives.objective import Objective
+
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
+@dataclass
+class EpochReport:
+    """What ``report`` receives after every epoch (and after the checkpoint is written)."""
+
+    epoch: int
+    metrics: dict[str, float]
+    checkpoint: Path | None
+
+
+@dataclass
+class TrainState:
+    """Everything about the run's progress that is not a tensor of the model or optimiser."""
+
+    epoch: int = 0
+    step: int = 0
+    lr: float = 0.0
+    best_loss: float = math.inf
+    bad_epochs: int = 0
+    decays: int = 0
+    stopped_early: bool = False
+    last_metrics: dict[str, float] = field(default_factory=dict)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def select_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _as_config(config: RunConfig | Mapping[str, Any]) -> RunConfig:
+    if isinstance(config, RunConfig):
+        return validate(RunConfig.from_dict(config.to_dict()))
+    return validate(RunConfig.from_dict(config))
+
+
+def _optimiser(config: RunConfig, model: VAE, lr: float) -> torch.optim.Optimizer:
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    if config.optim.name == "sgd":
+        return torch.optim.SGD(parameters, lr=lr, momentum=config.optim.momentum)
+    return torch.optim.Adam(parameters, lr=lr)
+
+
+def _rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _restore_rng(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _checkpoint_path(location: str | Path) -> Path:
+    path = Path(location)
+    return path / CHECKPOINT_FILE if path.is_dir() or path.suffix != ".pt" else path
+
+
+class Trainer:
+    """Holds one run's model, optimiser, data and progress; ``fit`` drives it."""
+
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+        seed_everything(config.train.seed)
+        self.device = select_device(config.train.device)
+        dataset = load_dataset(config.data)
+        self.data_on_device = dataset.train.nbytes() <= config.train.device_data_budget_mb * 2**20
+        self.dataset: Dataset = dataset.to(self.device) if self.data_on_device else dataset
+        self.model = build_model(config, self.dataset).to(self.device)
+        n = len(self.dataset.train)
+        self.steps_per_epoch = math.ceil(n / config.train.batch_size)
+        self.objective = Objective(config, self.steps_per_epoch, self.steps_per_epoch * config.train.epochs)
+        self.state = TrainState(lr=config.optim.lr)
+        self.optimiser = _optimiser(config, self.model, config.optim.lr)
+        self.shuffle = torch.Generator().manual_seed(config.train.seed)
+        self.best_model: dict[str, torch.Tensor] | None = None
+        self.bn_heads = batchnorm_heads(self.model)
+        self.lengths_cpu = None if self.dataset.train.lengths is None else self.dataset.train.lengths.cpu()
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        path = _checkpoint_path(Path(directory))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "model": self.model.state_dict(),
+            "optimiser": self.optimiser.state_dict(),
+            "state": dataclasses.asdict(self.state),
+            "best_model": self.best_model,
+            "rng": _rng_state(),
+            "shuffle": self.shuffle.get_state(),
+            "config": self.config.to_dict(),
+        }
+        temporary = path.with_suffix(".tmp")
+        torch.save(payload, temporary)
+        os.replace(temporary, path)  # a crash mid-write never leaves a torn checkpoint
+        return path
+
+    def load(self, location: str | Path) -> None:
+        payload = torch.load(_checkpoint_path(location), map_location=self.device, weights_only=False)
+        self.model.load_state_dict(payload["model"])
+        self.state = TrainState(**payload["state"])
+        self.optimiser = _optimiser(self.config, self.model, self.state.lr)
+        self.optimiser.load_state_dict(payload["optimiser"])
+        self.best_model = payload["best_model"]
+        self.shuffle.set_state(payload["shuffle"])
+        _restore_rng(payload["rng"])
+
+    # -- one epoch -------------------------------------------------------------------------
+    def _train_epoch(self) -> dict[str, float]:
+        config, model, train = self.config, self.model, self.dataset.train
+        model.train()
+        sums = torch.zeros(3, device=self.device)
+        dynamic = self.dataset.binarisation == "dynamic"
+        noise_after_warmup = config.posterior.noise_start == "after_warmup"
+        rescale_after_step = config.posterior.rescale == "after_step"
+        clip = config.optim.grad_clip
+        samples = self.objective.samples
+        for index in batch_indices(len(train), config.train.batch_size, self.shuffle, self.lengths_cpu):
+            index = index.to(train.x.device)
+            x = train.x[index]
+            lengths = None
+            if train.lengths is not None:
+                lengths = train.lengths[index]
+                x = trim(x, lengths)
+                lengths = lengths.to(self.device)
+            x = x.to(self.device, non_blocking=True)
+            if dynamic:
+                x = torch.bernoulli(x)
+            schedule = self.objective.schedule(self.state.step)
+            if noise_after_warmup:
+                for head in self.bn_heads:
+                    head.noise_active = schedule.kl_weight >= 1.0
+            out = model(x, lengths, k=samples)
+            terms = self.objective(out, model.likelihood, x, lengths, schedule)
+            self.optimiser.zero_grad(set_to_none=True)
+            terms.loss.backward()
+            if clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            self.optimiser.step()
+            if rescale_after_step:
+                for head in self.bn_heads:
+                    head.rescale_()
+            batch = x.shape[0]
+            sums += torch.stack([terms.loss.detach(), terms.rec.detach(), terms.kl.detach()]) * batch
+            self.state.step += 1
+        model.likelihood.end_epoch()
+        loss, rec, kl = (sums / len(train)).tolist()  # the one host synchronisation per epoch
+        schedule = self.objective.schedule(self.state.step)
+        metrics = {"train_loss": loss, "train_rec": rec, "train_kl": kl,
+                   "kl_weight": schedule.kl_weight, "lr": self.state.lr}
+        if config.regulariser.kind == "target_kl":
+            metrics["target_kl"] = schedule.target_kl
+        return metrics
+
+    def _validate(self) -> dict[str, float]:
+        config = self.config
+        if config.train.valid_metrics == "all":
+            metrics, _ = full_metrics(self.model, self.dataset, "valid", config)
+        else:
+            encoded = encode_split(self.model, self.dataset.valid, config.eval.batch_size)
+            metrics = standard_metrics(encoded, config, self.dataset.data_dim, config.posterior.flow != "none")
+        return {f"valid_{k}": v for k, v in metrics.items()}
+
+    def _schedule_learning_rate(self, valid_loss: float) -> None:
+        """He et al. / DU-VAE: halve lr after ``patience`` epochs without improvement (from
+        ``decay_start_epoch``), reload the best model, stop after ``max_decays`` decays."""
+        optim, state = self.config.optim, self.state
+        if valid_loss < state.best_loss:
+            state.best_loss = valid_loss
+            state.bad_epochs = 0
+            if optim.decay_patience > 0:
+                self.best_model = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            return
+        state.bad_epochs += 1
+        if optim.decay_patience == 0 or state.epoch < optim.decay_start_epoch:
+            return
+        if state.bad_epochs < optim.decay_patience:
+            return
+        state.lr *= optim.decay_factor
+        state.decays += 1
+        state.bad_epochs = 0
+        if optim.reload_best_on_decay and self.best_model is not None:
+            self.model.load_state_dict(self.best_model)
+        self.optimiser = _optimiser(self.config, self.model, state.lr)
+        if optim.max_decays and state.decays >= optim.max_decays:
+            state.stopped_early = True
+
+    def run(self, report: Callable[[EpochReport], None] | None, checkpoint_dir: str | Path | None) -> None:
+        while self.state.epoch < self.config.train.epochs and not self.state.stopped_early:
+            self.state.epoch += 1
+            metrics = self._train_epoch()
+            if not math.isfinite(metrics["train_loss"]):
+                raise DivergedError(self.state.epoch, self.state.last_metrics, f"train_loss={metrics['train_loss']}")
+            metrics.update(self._validate())
+            valid_loss = elbo_loss({k.removeprefix("valid_"): v for k, v in metrics.items()})
+            if not math.isfinite(valid_loss):
+                raise DivergedError(self.state.epoch, self.state.last_metrics, "validation loss is not finite")
+            self._schedule_learning_rate(valid_loss)
+            metrics["epoch"] = float(self.state.epoch)
+            self.state.last_metrics = metrics
+            checkpoint = self.save(checkpoint_dir) if checkpoint_dir is not None else None
+            if report is not None:
+                report(EpochReport(self.state.epoch, dict(metrics), checkpoint))
+
+    def final_metrics(self) -> tuple[dict[str, float], dict]:
+        """Evaluate on ``eval.split``; runs with an lr schedule use their best model."""
+        if self.config.optim.decay_patience > 0 and self.best_model is not None:
+            self.model.load_state_dict(self.best_model)
+        metrics, details = full_metrics(self.model, self.dataset, self.config.eval.split, self.config)
+        metrics["epochs_run"] = float(self.state.epoch)
+        return metrics, details
+
+
+def fit(
+    config: RunConfig | Mapping[str, Any],
+    report: Callable[[EpochReport], None] | None = None,
+    *,
+    checkpoint_dir: str | Path | None = None,
+    resume_from: str | Path | None = None,
+    artifacts_dir: str | Path | None = None,
+) -> dict[str, float]:
+    """Train one run and return its final metrics on ``eval.split``.
+
+    ``report`` gets an ``EpochReport`` after every epoch; with ``checkpoint_dir`` a checkpoint
+    (model, optimiser, lr schedule, RNG states, epoch) is written there first.
+    ``resume_from`` continues from such a checkpoint; the result equals an uninterrupted run.
+    ``artifacts_dir`` receives the final metrics, per-dimension summaries, latent codes and a
+    picture of reconstructions/samples (or decoded sentences).
+    Raises ``ConfigError`` before loading anything if the config is invalid, and
+    ``DivergedError`` (with the epoch and the last good metrics) on a NaN/inf loss.
+    """
+    config = _as_config(config)
+    started = time.perf_counter()
+    trainer = Trainer(config)
+    if resume_from is not None and _checkpoint_path(resume_from).exists():
+        trainer.load(resume_from)
+    trainer.run(report, checkpoint_dir)
+    metrics, details = trainer.final_metrics()
+    metrics["train_seconds"] = time.perf_counter() - started
+    if artifacts_dir is not None:
+        from vaesweep.artifacts import write_run_artifacts
+
+        write_run_artifacts(trainer.model, trainer.dataset, config, metrics, details, Path(artifacts_dir))
+    return metrics
+
+
+def load_trained(checkpoint: str | Path) -> tuple[RunConfig, VAE, Dataset]:
+    """Rebuild a model (and its data) from a checkpoint written by ``fit``."""
+    payload = torch.load(_checkpoint_path(checkpoint), map_location="cpu", weights_only=False)
+    config = _as_config(payload["config"])
+    config.train.device = "cpu"
+    trainer = Trainer(config)
+    trainer.model.load_state_dict(payload["model"])
+    return config, trainer.model, trainer.dataset
