@@ -10,24 +10,27 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-from vaesweep.config import RunConfig  # noqa: E402
-from vaesweep.data.base import Dataset  # noqa: E402
-from vaesweep.data.batching import trim  # noqa: E402
-from vaesweep.models.vae import VAE  # noqa: E402
+from vaesweep.config import RunConfig
+from vaesweep.data.base import Dataset
+from vaesweep.data.batching import trim
+from vaesweep.models.vae import VAE
 
 GRID_EXAMPLES = 16
 
 
-def write_run_artifacts(model: VAE, dataset: Dataset, config: RunConfig, metrics: dict[str, float],
-                        details: dict, directory: Path) -> list[Path]:
+def write_run_artifacts(
+    model: VAE, dataset: Dataset, config: RunConfig, metrics: dict[str, float], details: dict, directory: Path
+) -> list[Path]:
     """Write every artifact of a run into ``directory`` and return their paths."""
     directory.mkdir(parents=True, exist_ok=True)
-    written = [_write_json(directory / "metrics.json", metrics),
-               _write_json(directory / "config.json", config.to_dict())]
+    written = [
+        _write_json(directory / "metrics.json", metrics),
+        _write_json(directory / "config.json", config.to_dict()),
+    ]
     if details:
         written.append(_write_json(directory / "dimension_summary.json", details))
     split = dataset.split(config.eval.split)
@@ -101,8 +104,11 @@ def _sentences(model: VAE, dataset: Dataset, x: torch.Tensor, lengths: torch.Ten
     samples = model.decoder.greedy_decode(model.prior.sample(GRID_EXAMPLES, x.device), max_length)
     lines = ["# reconstructions (greedy, from the posterior mean)"]
     for original, decoded in zip(x[:GRID_EXAMPLES], reconstructions, strict=True):
-        lines += [f"data: {' '.join(vocab.decode(original.tolist()))}",
-                  f"rec:  {' '.join(vocab.decode(decoded.tolist()))}", ""]
+        lines += [
+            f"data: {' '.join(vocab.decode(original.tolist()))}",
+            f"rec:  {' '.join(vocab.decode(decoded.tolist()))}",
+            "",
+        ]
     lines.append("# samples from the prior (greedy)")
     lines += [" ".join(vocab.decode(row.tolist())) for row in samples]
     path = directory / "sentences.txt"

@@ -19,8 +19,16 @@ from vaesweep.config import (
 from vaesweep.errors import ConfigError, DataError
 
 # The keys that say which unit a method uses on each axis.
-AXIS_KEYS = ("posterior.family", "posterior.flow", "regulariser.kind", "annealing.schedule",
-             "likelihood.kind", "likelihood.variance", "likelihood.variance_parameterisation", "prior.kind")
+AXIS_KEYS = (
+    "posterior.family",
+    "posterior.flow",
+    "regulariser.kind",
+    "annealing.schedule",
+    "likelihood.kind",
+    "likelihood.variance",
+    "likelihood.variance_parameterisation",
+    "prior.kind",
+)
 
 
 def _allowed(key: str) -> str:
@@ -54,15 +62,27 @@ def command_train(args: argparse.Namespace) -> int:
 
     def progress(report: EpochReport) -> None:
         if not args.json:
-            shown = {k: round(v, 3) for k, v in report.metrics.items()
-                     if k in ("train_loss", "valid_rec", "valid_kl", "valid_au", "valid_mi")}
+            shown = {
+                k: round(v, 3)
+                for k, v in report.metrics.items()
+                if k in ("train_loss", "valid_rec", "valid_kl", "valid_au", "valid_mi")
+            }
             print(f"epoch {report.epoch}: {shown}", file=sys.stderr, flush=True)
 
-    metrics = fit(config, progress, checkpoint_dir=args.checkpoint_dir, resume_from=args.resume,
-                  artifacts_dir=args.artifacts_dir)
+    metrics = fit(
+        config,
+        progress,
+        checkpoint_dir=args.checkpoint_dir,
+        resume_from=args.resume,
+        artifacts_dir=args.artifacts_dir,
+    )
     if args.json:
-        print(json.dumps({**metrics, "method": config.method, "dataset": config.data.name,
-                          "config": config.to_dict()}, sort_keys=True))
+        print(
+            json.dumps(
+                {**metrics, "method": config.method, "dataset": config.data.name, "config": config.to_dict()},
+                sort_keys=True,
+            )
+        )
     else:
         for key in sorted(metrics):
             print(f"{key:>20s}  {metrics[key]:.4f}")
@@ -74,8 +94,11 @@ def command_methods(args: argparse.Namespace) -> int:
 
     defaults = RunConfig()
     if args.fields:
-        rows = [{"key": k, "default": v, "allowed": _allowed(k), "doc": field_spec(k).metadata["doc"]}
-                for k, v in defaults.flatten().items() if k != "method"]
+        rows = [
+            {"key": k, "default": v, "allowed": _allowed(k), "doc": field_spec(k).metadata["doc"]}
+            for k, v in defaults.flatten().items()
+            if k != "method"
+        ]
         if args.json:
             print(json.dumps(rows, default=str))
         else:
@@ -87,8 +110,16 @@ def command_methods(args: argparse.Namespace) -> int:
         flat = RunConfig.from_dict({**defaults.flatten(), **method.settings}).flatten()
         axes = {key: flat[key] for key in AXIS_KEYS}
         hyper = {key: {"default": flat[key], "allowed": _allowed(key)} for key in method.hyperparameters}
-        catalogue.append({"method": method.name, "title": method.title, "source": method.source,
-                          "data": list(method.data_kinds), "axes": axes, "hyperparameters": hyper})
+        catalogue.append(
+            {
+                "method": method.name,
+                "title": method.title,
+                "source": method.source,
+                "data": list(method.data_kinds),
+                "axes": axes,
+                "hyperparameters": hyper,
+            }
+        )
     if args.json:
         print(json.dumps(catalogue, indent=2, default=str))
         return 0
@@ -108,8 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train one method on one data set, print final metrics")
     train.add_argument("--method", required=True)
     train.add_argument("--dataset", default="digits")
-    train.add_argument("--set", action="append", metavar="KEY=VALUE",
-                       help="override a field by dotted key or paper symbol (C=15, p=0.8); repeatable")
+    train.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a field by dotted key or paper symbol (C=15, p=0.8); repeatable",
+    )
     train.add_argument("--epochs", type=int)
     train.add_argument("--seed", type=int)
     train.add_argument("--device")
@@ -139,4 +174,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

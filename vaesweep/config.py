@@ -47,7 +47,8 @@ class PosteriorConfig:
         choices=("diagonal", "isotropic", "du", "bn", "deterministic"),
     )
     flow: str = spec(
-        "none", "IAF chain on z0 (DU-VAE appendix D): 2 MADE blocks, order reversed",
+        "none",
+        "IAF chain on z0 (DU-VAE appendix D): 2 MADE blocks, order reversed",
         choices=("none", "iaf"),
     )
     gamma: float = spec(0.5, "BN scale gamma on the posterior means (du, bn)", gt=0.0)
@@ -55,7 +56,8 @@ class PosteriorConfig:
         1.0,
         "DU-VAE p: KEEP probability of the variance dropout, g ~ Bernoulli(p)/p "
         "(1 = no dropout). The authors' code flag --p_drop is 1 - p.",
-        gt=0.0, le=1.0,
+        gt=0.0,
+        le=1.0,
     )
     variance_floor: bool = spec(True, "DU-VAE: add alpha = 1/(2*pi*e) to every variance (du)")
     rescale: str = spec(
@@ -91,17 +93,21 @@ class RegulariserConfig:
     beta: float = spec(1.0, "weight on the regulariser (beta-VAE beta; IGP eq. 2 beta)", gt=0.0)
     target_kl: float = spec(0.0, "C, the target KL of IGP eq. 2 (0 = plain ELBO)", ge=0.0)
     target_kl_ramp_steps: int = spec(
-        5000, "steps over which C_t ramps linearly from 0 to C (authors' code; 0 = no ramp)",
+        5000,
+        "steps over which C_t ramps linearly from 0 to C (authors' code; 0 = no ramp)",
         ge=0,
     )
     free_bits: float = spec(0.0, "free-bits lambda in nats per dimension", ge=0.0)
     aggregation_size: int = spec(
-        0, "DG-VAE |b|, posteriors aggregated per subset; must divide the batch size "
-        "(0 = the whole batch, the paper's default)", ge=0,
+        0,
+        "DG-VAE |b|, posteriors aggregated per subset; must divide the batch size "
+        "(0 = the whole batch, the paper's default)",
+        ge=0,
     )
     density_gap_samples: int = spec(32, "DG-VAE samples M drawn per posterior", ge=1)
     density_gap_mode: str = spec(
-        "marginal", "DG-VAE per-dimension (marginal) or whole-z (joint) aggregated density",
+        "marginal",
+        "DG-VAE per-dimension (marginal) or whole-z (joint) aggregated density",
         choices=("marginal", "joint"),
     )
     iwae_samples: int = spec(1, "IWAE k importance samples per example", ge=1)
@@ -112,7 +118,8 @@ class RegulariserConfig:
 @dataclass
 class AnnealingConfig:
     schedule: str = spec(
-        "none", "KL weight schedule: linear warm-up (Bowman et al.) or cyclical (Fu et al.)",
+        "none",
+        "KL weight schedule: linear warm-up (Bowman et al.) or cyclical (Fu et al.)",
         choices=("none", "linear", "cyclic"),
     )
     warmup_epochs: float = spec(10.0, "linear: epochs to go from start_weight to 1", gt=0.0)
@@ -140,14 +147,15 @@ class LikelihoodConfig:
     )
     variance_parameterisation: str = spec(
         "iso_i",
-        "AR-ELBO Table 2: Iso-I sigma^2 I, Iso-D sigma^2(z) I, Diag-I diag(sigma^2), "
-        "Diag-D diag(sigma^2(z))",
+        "AR-ELBO Table 2: Iso-I sigma^2 I, Iso-D sigma^2(z) I, Diag-I diag(sigma^2), Diag-D diag(sigma^2(z))",
         choices=VARIANCE_PARAMETERISATIONS,
     )
     sigma_x2: float = spec(1.0, "fixed decoder variance (variance=fixed)", gt=0.0)
     mean_activation: str = spec(
-        "sigmoid", "gaussian mean mu(z): sigmoid of the decoder output (AR-ELBO MNIST decoder) "
-        "or the output itself (CelebA decoder)", choices=("sigmoid", "identity"),
+        "sigmoid",
+        "gaussian mean mu(z): sigmoid of the decoder output (AR-ELBO MNIST decoder) "
+        "or the output itself (CelebA decoder)",
+        choices=("sigmoid", "identity"),
     )
 
 
@@ -200,8 +208,9 @@ class OptimConfig:
     momentum: float = spec(0.0, "sgd momentum", ge=0.0, le=1.0)
     grad_clip: float = spec(0.0, "clip the gradient norm to this value (0 = off)", ge=0.0)
     decay_patience: int = spec(
-        0, "multiply lr by decay_factor after this many epochs without validation improvement "
-        "(0 = never)", ge=0,
+        0,
+        "multiply lr by decay_factor after this many epochs without validation improvement (0 = never)",
+        ge=0,
     )
     decay_factor: float = spec(0.5, "lr decay factor", gt=0.0, le=1.0)
     decay_start_epoch: int = spec(0, "epochs before lr decay may happen", ge=0)
@@ -216,10 +225,13 @@ class TrainConfig:
     seed: int = spec(0, "seeds python, numpy and torch (the data split has its own fixed seed)", ge=0)
     device: str = spec("auto", "auto (cuda when present), cpu, cuda or cuda:N")
     device_data_budget_mb: int = spec(
-        2048, "keep the whole data set on the device when it is smaller than this", ge=0,
+        2048,
+        "keep the whole data set on the device when it is smaller than this",
+        ge=0,
     )
     valid_metrics: str = spec(
-        "standard", "per-epoch validation metrics: standard (rec, kl, elbo, mi, au) or all",
+        "standard",
+        "per-epoch validation metrics: standard (rec, kl, elbo, mi, au) or all",
         choices=("standard", "all"),
     )
 
@@ -231,7 +243,8 @@ class EvalConfig:
     nll_chunk: int = spec(100, "importance samples evaluated at once", ge=1)
     batch_size: int = spec(256, "examples evaluated at once", ge=1)
     mi_estimator: str = spec(
-        "all", "MI: all-data aggregate posterior (DU-VAE/DG-VAE code) or per-batch (He et al.)",
+        "all",
+        "MI: all-data aggregate posterior (DU-VAE/DG-VAE code) or per-batch (He et al.)",
         choices=("all", "batch"),
     )
     cu_thresholds: tuple[float, ...] = spec((0.01, 0.03, 0.05, 0.1), "CU tau values")
@@ -251,7 +264,8 @@ class DataConfig:
     name: str = spec("digits", "data set (see vaesweep.data.registry)")
     path: str = spec("", "directory with the data set's files (real data sets)")
     binarisation: str = spec(
-        "none", "images for a Bernoulli decoder: keep [0,1] intensities, or dynamic "
+        "none",
+        "images for a Bernoulli decoder: keep [0,1] intensities, or dynamic "
         "binarisation in training with a fixed binarisation of valid/test (IWAE protocol)",
         choices=("none", "dynamic"),
     )
@@ -538,21 +552,28 @@ def validate(config: RunConfig) -> RunConfig:
     # data type <-> likelihood and architecture
     if info.kind == "text" and likelihood != "categorical":
         raise ConfigError(
-            "likelihood.kind", likelihood,
+            "likelihood.kind",
+            likelihood,
             f"categorical for text data ({config.data.name}); {config.method} models "
             f"{likelihood} data, so it cannot run on text",
         )
     if info.kind == "image" and likelihood == "categorical":
-        raise ConfigError("likelihood.kind", likelihood, f"bernoulli or gaussian for images ({config.data.name})")
+        raise ConfigError(
+            "likelihood.kind", likelihood, f"bernoulli or gaussian for images ({config.data.name})"
+        )
     arch = model.architecture if model.architecture != "auto" else info.architecture
     if info.kind == "text" and arch != "lstm":
         raise ConfigError("model.architecture", arch, f"lstm for text data ({config.data.name})")
     if info.kind == "image" and arch == "lstm":
         raise ConfigError("model.architecture", arch, f"an image architecture for {config.data.name}")
     if arch in ("conv", "resnet_pixelcnn") and info.image_shape not in (None, (1, 28, 28)):
-        raise ConfigError("model.architecture", arch, f"28x28 images; {config.data.name} is {info.image_shape}")
+        raise ConfigError(
+            "model.architecture", arch, f"28x28 images; {config.data.name} is {info.image_shape}"
+        )
     if arch == "conv_celeba" and info.image_shape not in (None, (3, 64, 64)):
-        raise ConfigError("model.architecture", arch, f"64x64 RGB images; {config.data.name} is {info.image_shape}")
+        raise ConfigError(
+            "model.architecture", arch, f"64x64 RGB images; {config.data.name} is {info.image_shape}"
+        )
     if config.data.binarisation == "dynamic" and likelihood != "bernoulli":
         raise ConfigError("data.binarisation", "dynamic", "none unless the likelihood is bernoulli")
     if info.kind == "text" and config.data.binarisation != "none":
@@ -562,14 +583,19 @@ def validate(config: RunConfig) -> RunConfig:
     if likelihood == "gaussian":
         if lik.variance == "fixed" and lik.variance_parameterisation not in ("iso_i", "diag_i"):
             raise ConfigError(
-                "likelihood.variance_parameterisation", lik.variance_parameterisation,
+                "likelihood.variance_parameterisation",
+                lik.variance_parameterisation,
                 "iso_i or diag_i with a fixed variance (a z-dependent variance is learned)",
             )
     elif (lik.variance, lik.variance_parameterisation, lik.sigma_x2, lik.mean_activation) != (
-        "fixed", "iso_i", 1.0, "sigmoid"
+        "fixed",
+        "iso_i",
+        1.0,
+        "sigmoid",
     ):
         raise ConfigError(
-            "likelihood.variance", lik.variance,
+            "likelihood.variance",
+            lik.variance,
             "the defaults unless likelihood.kind is gaussian (decoder variance is a Gaussian axis)",
         )
 
@@ -578,10 +604,13 @@ def validate(config: RunConfig) -> RunConfig:
     if post.keep_prob != defaults.keep_prob and post.family != "du":
         raise ConfigError("posterior.keep_prob", post.keep_prob, "1.0 unless posterior.family is du")
     if post.gamma != defaults.gamma and post.family not in ("du", "bn"):
-        raise ConfigError("posterior.gamma", post.gamma, f"{defaults.gamma} unless posterior.family is du or bn")
+        raise ConfigError(
+            "posterior.gamma", post.gamma, f"{defaults.gamma} unless posterior.family is du or bn"
+        )
     if post.committed_rate > 0 and post.family not in ("diagonal", "isotropic"):
         raise ConfigError(
-            "posterior.committed_rate", post.committed_rate,
+            "posterior.committed_rate",
+            post.committed_rate,
             "0 unless posterior.family is diagonal or isotropic",
         )
     if post.flow == "iaf" and deterministic:
@@ -590,22 +619,30 @@ def validate(config: RunConfig) -> RunConfig:
     # regulariser
     if deterministic != (reg.kind == "none"):
         raise ConfigError(
-            "regulariser.kind", reg.kind,
+            "regulariser.kind",
+            reg.kind,
             "none exactly when posterior.family is deterministic (an AE has no KL)",
         )
     if reg.kind == "density_gap":
         if post.flow != "none":
-            raise ConfigError("posterior.flow", post.flow, "none with the density gap (it needs Gaussian posteriors)")
+            raise ConfigError(
+                "posterior.flow", post.flow, "none with the density gap (it needs Gaussian posteriors)"
+            )
         if config.prior.kind != "standard":
-            raise ConfigError("prior.kind", config.prior.kind, "standard with the density gap (factorised N(0, I))")
+            raise ConfigError(
+                "prior.kind", config.prior.kind, "standard with the density gap (factorised N(0, I))"
+            )
         size = reg.aggregation_size or config.train.batch_size
         if config.train.batch_size % size:
             raise ConfigError(
-                "regulariser.aggregation_size", reg.aggregation_size,
+                "regulariser.aggregation_size",
+                reg.aggregation_size,
                 f"a divisor of train.batch_size={config.train.batch_size} (0 = the whole batch)",
             )
     elif reg.aggregation_size != RegulariserConfig().aggregation_size:
-        raise ConfigError("regulariser.aggregation_size", reg.aggregation_size, "0 unless regulariser.kind is density_gap")
+        raise ConfigError(
+            "regulariser.aggregation_size", reg.aggregation_size, "0 unless regulariser.kind is density_gap"
+        )
     if reg.kind != "iwae" and reg.iwae_samples != 1:
         raise ConfigError("regulariser.iwae_samples", reg.iwae_samples, "1 unless regulariser.kind is iwae")
     if reg.kind != "target_kl" and reg.target_kl != 0:

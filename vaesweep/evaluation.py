@@ -86,7 +86,9 @@ def encode_split(model: VAE, split: Split, batch_size: int, limit: int = 0) -> E
     )
 
 
-def standard_metrics(encoded: EncodedSplit, config: RunConfig, data_dim: int, is_flow: bool) -> dict[str, float]:
+def standard_metrics(
+    encoded: EncodedSplit, config: RunConfig, data_dim: int, is_flow: bool
+) -> dict[str, float]:
     """rec, kl, elbo, mi, au and the variances: cheap enough for every epoch."""
     metrics = {"rec": float(encoded.rec.mean()), "au": float(active_units(encoded.mean))}
     if encoded.residual_sq is not None:
@@ -128,7 +130,9 @@ def importance_weighted_nll(model: VAE, split: Split, config: RunConfig) -> torc
             return model.log_px_given_z(z, x, lengths) + model.prior.log_prob(z) - log_q
 
         chunk = min(config.eval.nll_chunk, _sample_chunk(model, x.shape[0], x, config.eval.nll_chunk))
-        values.append(-importance_weighted_log_likelihood(log_weights, x.shape[0], config.eval.nll_samples, chunk))
+        values.append(
+            -importance_weighted_log_likelihood(log_weights, x.shape[0], config.eval.nll_samples, chunk)
+        )
     return torch.cat(values)
 
 
@@ -139,10 +143,10 @@ def prior_posterior_ll(model: VAE, split: Split, config: RunConfig) -> tuple[flo
     prior_lls, post_lls = [], []
     for x, lengths in _batches(split, config.eval.batch_size, config.eval.max_examples):
         posterior = model.encode(x, lengths)
-        n = x.shape[0]
+        n, device = x.shape[0], x.device
         prior_ll, post_ll = prior_posterior_log_likelihood(
             log_px_given_z=lambda z, x=x, lengths=lengths: model.log_px_given_z(z, x, lengths),
-            sample_prior=lambda s, n=n: model.prior.sample(s * n, x.device).view(s, n, -1),
+            sample_prior=lambda s, n=n, device=device: model.prior.sample(s * n, device).view(s, n, -1),
             sample_posterior=lambda s, posterior=posterior: posterior.rsample(s)[0],
             log_prior=model.prior.log_prob,
             log_posterior=posterior.log_prob,
@@ -154,7 +158,9 @@ def prior_posterior_ll(model: VAE, split: Split, config: RunConfig) -> tuple[flo
 
 
 @torch.no_grad()
-def text_reconstruction_scores(model: VAE, split: Split, dataset: Dataset, config: RunConfig) -> dict[str, float]:
+def text_reconstruction_scores(
+    model: VAE, split: Split, dataset: Dataset, config: RunConfig
+) -> dict[str, float]:
     """BLEU-2/4 and ROUGE-2/4 of greedy reconstructions from the posterior mean (IGP)."""
     model.eval()
     vocab = dataset.vocab
@@ -179,7 +185,9 @@ def _decode_mean(model: VAE):
     return decode
 
 
-def full_metrics(model: VAE, dataset: Dataset, split_name: str, config: RunConfig) -> tuple[dict[str, float], dict]:
+def full_metrics(
+    model: VAE, dataset: Dataset, split_name: str, config: RunConfig
+) -> tuple[dict[str, float], dict]:
     """Every final metric the configuration asks for, and the per-dimension summary (IGP Fig. 1)."""
     split = dataset.split(split_name)
     is_flow = config.posterior.flow != "none"
@@ -192,8 +200,13 @@ def full_metrics(model: VAE, dataset: Dataset, split_name: str, config: RunConfi
         metrics["nll"] = float(importance_weighted_nll(model, split, config).mean())
     if stochastic and not is_flow:
         mean, logvar = encoded.mean, encoded.logvar
-        cu = collapsed_units(mean, logvar, thresholds=config.eval.cu_thresholds,
-                             rounds=config.eval.cu_rounds, samples_per_round=config.eval.cu_samples_per_round)
+        cu = collapsed_units(
+            mean,
+            logvar,
+            thresholds=config.eval.cu_thresholds,
+            rounds=config.eval.cu_rounds,
+            samples_per_round=config.eval.cu_samples_per_round,
+        )
         for tau, count in cu["cu"].items():
             metrics[f"cu_{tau:g}"] = float(count)
         metrics["cu"] = float(cu["cu"].get(0.03, next(iter(cu["cu"].values()))))
@@ -201,9 +214,7 @@ def full_metrics(model: VAE, dataset: Dataset, split_name: str, config: RunConfi
         metrics["ce"] = conditional_entropy(logvar)
         metrics.update({k: float(v) for k, v in aggregate_posterior_stats(mean, logvar).items()})
         metrics["prior_ll"], metrics["post_ll"] = prior_posterior_ll(model, split, config)
-        details["dimension_summary"] = {
-            k: v.tolist() for k, v in dimension_summary(mean, logvar).items()
-        }
+        details["dimension_summary"] = {k: v.tolist() for k, v in dimension_summary(mean, logvar).items()}
         details["kl_per_dim_aggregate"] = cu["kl_per_dim"].tolist()
     if encoded.residual_sq is not None and config.eval.smoothness:
         decode = _decode_mean(model)
@@ -225,9 +236,16 @@ def probe_metrics(model: VAE, dataset: Dataset, encoded: EncodedSplit, config: R
     test_labels = labels[: encoded.mean.shape[0]]
     results = {}
     for kind in ("linear", "mlp"):
-        scores = probe_accuracy(train.mean, dataset.train.labels, encoded.mean, test_labels, kind=kind,
-                                restarts=config.eval.probe_restarts, epochs=config.eval.probe_epochs,
-                                seed=config.train.seed)
+        scores = probe_accuracy(
+            train.mean,
+            dataset.train.labels,
+            encoded.mean,
+            test_labels,
+            kind=kind,
+            restarts=config.eval.probe_restarts,
+            epochs=config.eval.probe_epochs,
+            seed=config.train.seed,
+        )
         results[f"probe_{kind}"] = float(scores["mean"])
     return results
 

@@ -162,8 +162,9 @@ class Trainer:
         rescale_after_step = config.posterior.rescale == "after_step"
         clip = config.optim.grad_clip
         samples = self.objective.samples
-        for index in batch_indices(len(train), config.train.batch_size, self.shuffle, self.lengths_cpu):
-            index = index.to(train.x.device)
+        for index in batch_indices(
+            len(train), config.train.batch_size, self.shuffle, self.lengths_cpu, device=train.x.device
+        ):
             x = train.x[index]
             lengths = None
             if train.lengths is not None:
@@ -193,8 +194,13 @@ class Trainer:
         model.likelihood.end_epoch()
         loss, rec, kl = (sums / len(train)).tolist()  # the one host synchronisation per epoch
         schedule = self.objective.schedule(self.state.step)
-        metrics = {"train_loss": loss, "train_rec": rec, "train_kl": kl,
-                   "kl_weight": schedule.kl_weight, "lr": self.state.lr}
+        metrics = {
+            "train_loss": loss,
+            "train_rec": rec,
+            "train_kl": kl,
+            "kl_weight": schedule.kl_weight,
+            "lr": self.state.lr,
+        }
         if config.regulariser.kind == "target_kl":
             metrics["target_kl"] = schedule.target_kl
         return metrics
@@ -205,7 +211,9 @@ class Trainer:
             metrics, _ = full_metrics(self.model, self.dataset, "valid", config)
         else:
             encoded = encode_split(self.model, self.dataset.valid, config.eval.batch_size)
-            metrics = standard_metrics(encoded, config, self.dataset.data_dim, config.posterior.flow != "none")
+            metrics = standard_metrics(
+                encoded, config, self.dataset.data_dim, config.posterior.flow != "none"
+            )
         return {f"valid_{k}": v for k, v in metrics.items()}
 
     def _schedule_learning_rate(self, valid_loss: float) -> None:
@@ -237,11 +245,15 @@ class Trainer:
             self.state.epoch += 1
             metrics = self._train_epoch()
             if not math.isfinite(metrics["train_loss"]):
-                raise DivergedError(self.state.epoch, self.state.last_metrics, f"train_loss={metrics['train_loss']}")
+                raise DivergedError(
+                    self.state.epoch, self.state.last_metrics, f"train_loss={metrics['train_loss']}"
+                )
             metrics.update(self._validate())
             valid_loss = elbo_loss({k.removeprefix("valid_"): v for k, v in metrics.items()})
             if not math.isfinite(valid_loss):
-                raise DivergedError(self.state.epoch, self.state.last_metrics, "validation loss is not finite")
+                raise DivergedError(
+                    self.state.epoch, self.state.last_metrics, "validation loss is not finite"
+                )
             self._schedule_learning_rate(valid_loss)
             metrics["epoch"] = float(self.state.epoch)
             self.state.last_metrics = metrics

@@ -33,7 +33,9 @@ from vaesweep.methods import METHODS
         ("vae", "digits", {"annealing.schedule": "sigmoid"}, "annealing.schedule", "linear"),
     ],
 )
-def test_each_bad_value_names_its_field_and_what_is_allowed(method, dataset, overrides, field, allowed_fragment):
+def test_each_bad_value_names_its_field_and_what_is_allowed(
+    method, dataset, overrides, field, allowed_fragment
+):
     with pytest.raises(ConfigError) as caught:
         resolve_config(method, dataset, overrides)
     assert caught.value.field == field
@@ -47,7 +49,11 @@ def test_profile_then_preset_then_overrides():
     assert config.model.latent_dim == 16  # digits profile
     assert config.regulariser.target_kl == 15.0
     config = resolve_config("igp", "digits", {"C": 5, "latent_dim": 8, "posterior.family": "diagonal"})
-    assert (config.regulariser.target_kl, config.model.latent_dim, config.posterior.family) == (5.0, 8, "diagonal")
+    assert (config.regulariser.target_kl, config.model.latent_dim, config.posterior.family) == (
+        5.0,
+        8,
+        "diagonal",
+    )
     text = resolve_config("cyclic_vae", "synthetic_text")
     assert text.annealing.schedule == "cyclic"  # the method wins over the text profile's warm-up
     assert text.optim.name == "sgd" and text.optim.max_decays == 5
@@ -56,7 +62,9 @@ def test_profile_then_preset_then_overrides():
 def test_methods_combine_across_axes():
     config = resolve_config("igp", "digits", {"regulariser.kind": "density_gap", "C": 0})
     assert (config.posterior.family, config.regulariser.kind) == ("isotropic", "density_gap")
-    config = resolve_config("du_vae", "digits", {"likelihood.kind": "gaussian", "likelihood.variance": "adaptive"})
+    config = resolve_config(
+        "du_vae", "digits", {"likelihood.kind": "gaussian", "likelihood.variance": "adaptive"}
+    )
     assert config.likelihood_kind == "gaussian"
 
 
@@ -73,13 +81,19 @@ def test_aliases_and_leaf_names():
     assert canonical_key("regulariser.beta") == "regulariser.beta"
     with pytest.raises(ConfigError):
         canonical_key("gamma_typo")
-    assert parse_assignments(["C=15", "posterior.keep_prob = 0.8"]) == {"C": "15", "posterior.keep_prob": "0.8"}
+    assert parse_assignments(["C=15", "posterior.keep_prob = 0.8"]) == {
+        "C": "15",
+        "posterior.keep_prob": "0.8",
+    }
     with pytest.raises(ConfigError):
         parse_assignments(["C15"])
 
 
 def test_paper_spelling_of_the_variance_parameterisation():
-    assert resolve_config("ar_elbo", "digits", {"variance": "Diag-D"}).likelihood.variance_parameterisation == "diag_d"
+    assert (
+        resolve_config("ar_elbo", "digits", {"variance": "Diag-D"}).likelihood.variance_parameterisation
+        == "diag_d"
+    )
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))

@@ -26,10 +26,8 @@ def test_each_block_is_autoregressive_in_its_order_and_orders_alternate():
     flow = IAF(dim=5, hidden=20, context_dim=2, blocks=2)
     context = torch.randn(1, 2)
     z0 = torch.randn(5)
-    first = torch.autograd.functional.jacobian(
-        lambda z: _one_block(flow.blocks[0], z, context), z0)
-    second = torch.autograd.functional.jacobian(
-        lambda z: _one_block(flow.blocks[1], z, context), z0)
+    first = torch.autograd.functional.jacobian(lambda z: _one_block(flow.blocks[0], z, context), z0)
+    second = torch.autograd.functional.jacobian(lambda z: _one_block(flow.blocks[1], z, context), z0)
     assert torch.allclose(first, torch.tril(first))  # natural order: lower triangular
     assert torch.allclose(second, torch.triu(second))  # reversed order: upper triangular
 

@@ -41,14 +41,16 @@ def test_ar_elbo_objective_is_the_gaussian_nll_at_the_mle_variance(parameterisat
     variance = _mle_variance(residual_sq, parameterisation)
     expected = _gaussian_nll(residual_sq, variance)
     # equal up to the eps of Table 2 inside the logarithm (residuals here are >= 0.01)
-    assert torch.allclose(adaptive_gaussian_nll(residual_sq, parameterisation), expected, rtol=1e-4, atol=1e-3)
+    assert torch.allclose(
+        adaptive_gaussian_nll(residual_sq, parameterisation), expected, rtol=1e-4, atol=1e-3
+    )
 
 
 @pytest.mark.parametrize("parameterisation", ["iso_i", "iso_d", "diag_i", "diag_d"])
 def test_the_mle_variance_is_a_stationary_point_of_the_nll(parameterisation):
     """Zero derivative in Sigma_x at the MLE: substituting it changes no gradient of (theta, phi)."""
     torch.manual_seed(1)
-    residual_sq = (torch.rand(3, 5, *SHAPE, dtype=torch.float64) ** 2 + 0.01)
+    residual_sq = torch.rand(3, 5, *SHAPE, dtype=torch.float64) ** 2 + 0.01
     variance = _mle_variance(residual_sq, parameterisation).clone().requires_grad_(True)
     _gaussian_nll(residual_sq, variance).backward()
     # the eps of Table 2 moves the optimum by at most eps / variance

@@ -71,8 +71,13 @@ DATASETS: dict[str, DatasetInfo] = {
     info.name: info
     for info in [
         _info(
-            name="digits", kind="image", loader="vaesweep.data.digits:load_digits",
-            architecture="mlp", image_shape=(1, 8, 8), embedded=True, num_classes=10,
+            name="digits",
+            kind="image",
+            loader="vaesweep.data.digits:load_digits",
+            architecture="mlp",
+            image_shape=(1, 8, 8),
+            embedded=True,
+            num_classes=10,
             description="scikit-learn's bundled 8x8 handwritten digits (1,797), scaled to [0, 1]",
             profile={
                 "model.hidden_sizes": (128, 128),
@@ -87,8 +92,12 @@ DATASETS: dict[str, DatasetInfo] = {
             },
         ),
         _info(
-            name="synthetic_text", kind="text", loader="vaesweep.data.synthetic_text:load_synthetic_text",
-            architecture="lstm", embedded=True, num_classes=5,
+            name="synthetic_text",
+            kind="text",
+            loader="vaesweep.data.synthetic_text:load_synthetic_text",
+            architecture="lstm",
+            embedded=True,
+            num_classes=5,
             description="DU-VAE appendix E: 2-D latent from a 5-component mixture, random LSTM, "
             "vocabulary 1,000, length 10, 16,000/2,000/2,000",
             profile={
@@ -102,20 +111,32 @@ DATASETS: dict[str, DatasetInfo] = {
             },
         ),
         _info(
-            name="mnist", kind="image", loader="vaesweep.data.images:load_mnist",
-            architecture="mlp", image_shape=(1, 28, 28), num_classes=10,
+            name="mnist",
+            kind="image",
+            loader="vaesweep.data.images:load_mnist",
+            architecture="mlp",
+            image_shape=(1, 28, 28),
+            num_classes=10,
             description="MNIST from the four IDX files",
             profile={"model.latent_dim": 32, "train.batch_size": 128, "train.epochs": 50},
         ),
         _info(
-            name="fashion_mnist", kind="image", loader="vaesweep.data.images:load_fashion_mnist",
-            architecture="mlp", image_shape=(1, 28, 28), num_classes=10,
+            name="fashion_mnist",
+            kind="image",
+            loader="vaesweep.data.images:load_fashion_mnist",
+            architecture="mlp",
+            image_shape=(1, 28, 28),
+            num_classes=10,
             description="Fashion-MNIST from the four IDX files",
             profile={"model.latent_dim": 32, "train.batch_size": 128, "train.epochs": 50},
         ),
         _info(
-            name="omniglot", kind="image", loader="vaesweep.data.images:load_omniglot",
-            architecture="resnet_pixelcnn", image_shape=(1, 28, 28), num_classes=50,
+            name="omniglot",
+            kind="image",
+            loader="vaesweep.data.images:load_omniglot",
+            architecture="resnet_pixelcnn",
+            image_shape=(1, 28, 28),
+            num_classes=50,
             description="OMNIGLOT 28x28 (IWAE / He et al. split), alphabet labels",
             profile={
                 "model.latent_dim": 32,
@@ -128,8 +149,11 @@ DATASETS: dict[str, DatasetInfo] = {
             },
         ),
         _info(
-            name="celeba", kind="image", loader="vaesweep.data.images:load_celeba",
-            architecture="conv_celeba", image_shape=(3, 64, 64),
+            name="celeba",
+            kind="image",
+            loader="vaesweep.data.images:load_celeba",
+            architecture="conv_celeba",
+            image_shape=(3, 64, 64),
             description="CelebA aligned, centre-cropped 140x140 and resized to 64x64",
             profile={"model.latent_dim": 64, "optim.lr": 2e-4, "train.batch_size": 64, "train.epochs": 70},
         ),
@@ -148,8 +172,12 @@ _TEXT_SETS = {
 }
 for _name, (_embed, _hidden, _latent, _classes, _protocol, _description) in _TEXT_SETS.items():
     DATASETS[_name] = _info(
-        name=_name, kind="text", loader="vaesweep.data.text:load_text_dataset",
-        architecture="lstm", num_classes=_classes, description=_description,
+        name=_name,
+        kind="text",
+        loader="vaesweep.data.text:load_text_dataset",
+        architecture="lstm",
+        num_classes=_classes,
+        description=_description,
         profile={
             **_protocol,
             "model.embed_dim": _embed,

@@ -19,15 +19,21 @@ def _networks(config: RunConfig, dataset: Dataset, param_channels: int) -> tuple
     model, dim = config.model, config.model.latent_dim
     arch = model.architecture
     if arch == "mlp":
-        return (MLPEncoder(dataset.image_shape, model.hidden_sizes, model.activation),
-                MLPDecoder(dim, dataset.image_shape, model.hidden_sizes, model.activation, param_channels))
+        return (
+            MLPEncoder(dataset.image_shape, model.hidden_sizes, model.activation),
+            MLPDecoder(dim, dataset.image_shape, model.hidden_sizes, model.activation, param_channels),
+        )
     if arch == "conv":
-        return (ConvEncoder(model.conv_kernel, model.conv_batch_norm),
-                ConvDecoder(dim, model.conv_kernel, model.conv_batch_norm, param_channels))
+        return (
+            ConvEncoder(model.conv_kernel, model.conv_batch_norm),
+            ConvDecoder(dim, model.conv_kernel, model.conv_batch_norm, param_channels),
+        )
     if arch == "lstm":
         vocab = dataset.vocab
-        return (LSTMEncoder(len(vocab), model),
-                LSTMDecoder(len(vocab), dim, model, vocab.bos_id, vocab.eos_id))
+        return (
+            LSTMEncoder(len(vocab), model),
+            LSTMDecoder(len(vocab), dim, model, vocab.bos_id, vocab.eos_id),
+        )
     from vaesweep.models.paper_architectures import build_paper_networks
 
     return build_paper_networks(config, dataset, param_channels)
@@ -43,6 +49,11 @@ def build_prior(config: RunConfig) -> nn.Module:
 def build_model(config: RunConfig, dataset: Dataset) -> VAE:
     likelihood = build_likelihood(config.likelihood_kind, config.likelihood, dataset.image_shape)
     encoder, decoder = _networks(config, dataset, likelihood.param_channels)
-    head = build_posterior_head(config.posterior, encoder.out_features, config.model.latent_dim,
-                                config.model.flow_hidden, config.model.flow_blocks)
+    head = build_posterior_head(
+        config.posterior,
+        encoder.out_features,
+        config.model.latent_dim,
+        config.model.flow_hidden,
+        config.model.flow_blocks,
+    )
     return VAE(encoder, head, decoder, likelihood, build_prior(config))

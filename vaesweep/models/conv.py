@@ -29,10 +29,14 @@ class ConvEncoder(nn.Module):
         super().__init__()
         padding, _ = _padding(kernel)
         self.body = nn.Sequential(
-            nn.Conv2d(1, 64, kernel, stride=2, padding=padding), nn.ReLU(),
-            nn.Conv2d(64, 128, kernel, stride=2, padding=padding), nn.ReLU(),
+            nn.Conv2d(1, 64, kernel, stride=2, padding=padding),
+            nn.ReLU(),
+            nn.Conv2d(64, 128, kernel, stride=2, padding=padding),
+            nn.ReLU(),
             nn.Flatten(),
-            nn.Linear(128 * 7 * 7, 1024), _norm(1024, batch_norm), nn.ReLU(),
+            nn.Linear(128 * 7 * 7, 1024),
+            _norm(1024, batch_norm),
+            nn.ReLU(),
         )
         self.out_features = 1024
 
@@ -48,13 +52,19 @@ class ConvDecoder(nn.Module):
         padding, output_padding = _padding(kernel)
         self.param_channels = param_channels
         self.body = nn.Sequential(
-            nn.Linear(latent_dim, 1024), _norm(1024, batch_norm), nn.ReLU(),
-            nn.Linear(1024, 128 * 7 * 7), _norm(128 * 7 * 7, batch_norm), nn.ReLU(),
+            nn.Linear(latent_dim, 1024),
+            _norm(1024, batch_norm),
+            nn.ReLU(),
+            nn.Linear(1024, 128 * 7 * 7),
+            _norm(128 * 7 * 7, batch_norm),
+            nn.ReLU(),
             nn.Unflatten(1, (128, 7, 7)),
             nn.ConvTranspose2d(128, 64, kernel, stride=2, padding=padding, output_padding=output_padding),
-            _norm(64, batch_norm, two_d=True), nn.ReLU(),
-            nn.ConvTranspose2d(64, param_channels, kernel, stride=2, padding=padding,
-                               output_padding=output_padding),
+            _norm(64, batch_norm, two_d=True),
+            nn.ReLU(),
+            nn.ConvTranspose2d(
+                64, param_channels, kernel, stride=2, padding=padding, output_padding=output_padding
+            ),
         )
 
     def forward(self, z: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:

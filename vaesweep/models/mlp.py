@@ -3,13 +3,15 @@ units for 28x28 images; IGP appendix E uses it for MNIST and Fashion-MNIST)."""
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
 
 def _stack(sizes: list[int], activation: type[nn.Module]) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+    for fan_in, fan_out in itertools.pairwise(sizes):
         layers += [nn.Linear(fan_in, fan_out), activation()]
     return nn.Sequential(*layers)
 
@@ -18,7 +20,9 @@ ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 
 class MLPEncoder(nn.Module):
-    def __init__(self, image_shape: tuple[int, int, int], hidden_sizes: tuple[int, ...], activation: str) -> None:
+    def __init__(
+        self, image_shape: tuple[int, int, int], hidden_sizes: tuple[int, ...], activation: str
+    ) -> None:
         super().__init__()
         data_dim = image_shape[0] * image_shape[1] * image_shape[2]
         self.body = _stack([data_dim, *hidden_sizes], ACTIVATIONS[activation])
@@ -33,8 +37,14 @@ class MLPDecoder(nn.Module):
 
     autoregressive = False
 
-    def __init__(self, latent_dim: int, image_shape: tuple[int, int, int], hidden_sizes: tuple[int, ...],
-                 activation: str, param_channels: int) -> None:
+    def __init__(
+        self,
+        latent_dim: int,
+        image_shape: tuple[int, int, int],
+        hidden_sizes: tuple[int, ...],
+        activation: str,
+        param_channels: int,
+    ) -> None:
         super().__init__()
         self.image_shape = image_shape
         self.param_channels = param_channels

@@ -113,7 +113,9 @@ class BatchNormHead(nn.Module):
     probability p: s2_hat = g * exp(logvar) + alpha, g ~ Bernoulli(p)/p (eq. 6).
     """
 
-    def __init__(self, in_features: int, latent_dim: int, config: PosteriorConfig, trainable_scale: bool) -> None:
+    def __init__(
+        self, in_features: int, latent_dim: int, config: PosteriorConfig, trainable_scale: bool
+    ) -> None:
         super().__init__()
         self.gamma = config.gamma
         self.mean = nn.Linear(in_features, latent_dim)
@@ -175,8 +177,9 @@ class PosteriorWithFlow(nn.Module):
         return Posterior(base.mean, base.logvar, flow=self.flow, context=h)
 
 
-def build_posterior_head(config: PosteriorConfig, in_features: int, latent_dim: int,
-                         flow_hidden: int, flow_blocks: int) -> nn.Module:
+def build_posterior_head(
+    config: PosteriorConfig, in_features: int, latent_dim: int, flow_hidden: int, flow_blocks: int
+) -> nn.Module:
     """The head for ``config.family``, wrapped in an IAF chain when ``config.flow == 'iaf'``."""
     family = config.family
     if family == "deterministic":

@@ -49,9 +49,7 @@ class MixturePrior(nn.Module):
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         log_weights = torch.log_softmax(self.logits, dim=0)
-        per_component = gaussian_log_prob(
-            z.unsqueeze(-2), self.means, self.logvars.expand_as(self.means)
-        )
+        per_component = gaussian_log_prob(z.unsqueeze(-2), self.means, self.logvars.expand_as(self.means))
         return torch.logsumexp(per_component + log_weights, dim=-1)
 
     def sample(self, n: int, device: torch.device | str = "cpu") -> torch.Tensor:

@@ -43,7 +43,9 @@ class LSTMDecoder(nn.Module):
 
     autoregressive = True
 
-    def __init__(self, vocab_size: int, latent_dim: int, config: ModelConfig, bos_id: int, eos_id: int) -> None:
+    def __init__(
+        self, vocab_size: int, latent_dim: int, config: ModelConfig, bos_id: int, eos_id: int
+    ) -> None:
         super().__init__()
         self.bos_id, self.eos_id = bos_id, eos_id
         self.conditioning = config.text_decoder

@@ -35,8 +35,14 @@ class ForwardOutput:
 
 
 class VAE(nn.Module):
-    def __init__(self, encoder: nn.Module, head: nn.Module, decoder: nn.Module,
-                 likelihood: Likelihood, prior: nn.Module) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        head: nn.Module,
+        decoder: nn.Module,
+        likelihood: Likelihood,
+        prior: nn.Module,
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = head
@@ -58,7 +64,9 @@ class VAE(nn.Module):
         params = self.decoder(z.reshape(k * b, -1), flat_x)
         return params.view(k, b, *params.shape[1:])
 
-    def log_px_given_z(self, z: torch.Tensor, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    def log_px_given_z(
+        self, z: torch.Tensor, x: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return self.likelihood.log_prob(self.decode(z, x), x, lengths)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None, k: int = 1) -> ForwardOutput:

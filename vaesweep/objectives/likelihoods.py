@@ -28,8 +28,9 @@ class Likelihood(nn.Module):
     def log_prob(self, params: torch.Tensor, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError
 
-    def training_term(self, params: torch.Tensor, x: torch.Tensor, lengths: torch.Tensor | None,
-                      log_px: torch.Tensor) -> torch.Tensor:
+    def training_term(
+        self, params: torch.Tensor, x: torch.Tensor, lengths: torch.Tensor | None, log_px: torch.Tensor
+    ) -> torch.Tensor:
         """The reconstruction term of the loss: -E log p(x|z) over the K samples and the batch."""
         return -log_px.mean()
 
@@ -174,7 +175,9 @@ def adaptive_gaussian_nll(residual_sq: torch.Tensor, parameterisation: str) -> t
     raise ValueError(parameterisation)
 
 
-def build_likelihood(kind: str, config: LikelihoodConfig, image_shape: tuple[int, int, int] | None) -> Likelihood:
+def build_likelihood(
+    kind: str, config: LikelihoodConfig, image_shape: tuple[int, int, int] | None
+) -> Likelihood:
     if kind == "bernoulli":
         return Bernoulli()
     if kind == "categorical":

@@ -48,8 +48,14 @@ class Objective:
             target_kl=target_kl(reg.target_kl, reg.target_kl_ramp_steps, step),
         )
 
-    def __call__(self, out: ForwardOutput, likelihood: Likelihood, x: torch.Tensor,
-                 lengths: torch.Tensor | None, schedule: ScheduleState) -> LossTerms:
+    def __call__(
+        self,
+        out: ForwardOutput,
+        likelihood: Likelihood,
+        x: torch.Tensor,
+        lengths: torch.Tensor | None,
+        schedule: ScheduleState,
+    ) -> LossTerms:
         rec = likelihood.training_term(out.params, x, lengths, out.log_px)
         kl = out.kl.mean()
         if self.importance_weighted:

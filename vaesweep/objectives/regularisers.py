@@ -11,6 +11,7 @@ import math
 import torch
 
 from vaesweep.config import RegulariserConfig
+from vaesweep.metrics.latent import pairwise_symmetric_kl
 from vaesweep.models.priors import LOG_2PI
 from vaesweep.models.vae import ForwardOutput
 
@@ -53,8 +54,9 @@ class FreeBitsRegulariser:
         return self.beta * out.kl.mean().clamp_min(floor)
 
 
-def density_gap(mean: torch.Tensor, logvar: torch.Tensor, aggregation_size: int, samples: int,
-                joint: bool) -> torch.Tensor:
+def density_gap(
+    mean: torch.Tensor, logvar: torch.Tensor, aggregation_size: int, samples: int, joint: bool
+) -> torch.Tensor:
     """DG-VAE density gap of a batch of diagonal Gaussian posteriors.
 
     The batch is split into B/|b| subsets; M samples are drawn from every posterior; in each
@@ -68,8 +70,9 @@ def density_gap(mean: torch.Tensor, logvar: torch.Tensor, aggregation_size: int,
     groups = batch // aggregation_size
     mean_g = mean.reshape(groups, aggregation_size, dim)
     var_g = torch.exp(logvar).reshape(groups, aggregation_size, dim)
-    z = mean_g + var_g.sqrt() * torch.randn((samples, groups, aggregation_size, dim),
-                                            device=mean.device, dtype=mean.dtype)
+    z = mean_g + var_g.sqrt() * torch.randn(
+        (samples, groups, aggregation_size, dim), device=mean.device, dtype=mean.dtype
+    )
     # log N(z_{m,g,i,d}; mean_{g,k,d}, var_{g,k,d}) for every pair (i, k) in the same subset
     diff = z.unsqueeze(3) - mean_g.unsqueeze(1).unsqueeze(0)
     log_components = -0.5 * (diff.pow(2) / var_g.unsqueeze(1) + torch.log(var_g).unsqueeze(1) + LOG_2PI)
@@ -98,15 +101,6 @@ class DensityGapRegulariser:
         return self.beta * density_gap(posterior.mean, posterior.logvar, size, self.samples, self.joint)
 
 
-def pairwise_symmetric_kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """D_SKL(q_i, q_j) = (KL(q_i||q_j) + KL(q_j||q_i)) / 2 summed over dimensions, [B, B]."""
-    var = torch.exp(logvar)
-    diff_sq = (mean.unsqueeze(1) - mean.unsqueeze(0)).pow(2)
-    inv_i, inv_j = 1.0 / var.unsqueeze(1), 1.0 / var.unsqueeze(0)
-    terms = diff_sq * (inv_i + inv_j) + var.unsqueeze(1) * inv_j + var.unsqueeze(0) * inv_i - 2.0
-    return 0.25 * terms.sum(-1)
-
-
 class MAERegulariser:
     """MAE (Ma et al. 2019): KL - gamma * log MPD + eta * Std[D_SKL] within the batch.
 
@@ -125,7 +119,7 @@ class MAERegulariser:
     def __call__(self, out: ForwardOutput, target: float = 0.0) -> torch.Tensor:
         posterior = out.posterior
         batch = posterior.mean.shape[0]
-        divergences = pairwise_symmetric_kl(posterior.mean, posterior.logvar)
+        divergences = pairwise_symmetric_kl(posterior.mean, posterior.logvar).to(posterior.mean.dtype)
         off_diagonal = divergences[~torch.eye(batch, dtype=torch.bool, device=divergences.device)]
         mpd = off_diagonal.mean()
         spread = off_diagonal.std() if off_diagonal.numel() > 1 else torch.zeros_like(mpd)
