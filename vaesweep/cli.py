@@ -7,6 +7,7 @@ what is allowed, before any data is loaded or Ray is started.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 
@@ -17,6 +18,9 @@ from vaesweep.config import (
     resolve_config,
 )
 from vaesweep.errors import ConfigError, DataError
+
+# Command groups that live beside the packages they drive; each module has register(subparsers).
+COMMAND_GROUPS: tuple[str, ...] = ()
 
 # The keys that say which unit a method uses on each axis.
 AXIS_KEYS = (
