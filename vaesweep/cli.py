@@ -163,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     methods.add_argument("--fields", action="store_true", help="list every configuration field instead")
     methods.set_defaults(handler=command_methods)
 
+    for module in COMMAND_GROUPS:
+        importlib.import_module(module).register(commands)
     return parser
 
 

@@ -72,6 +72,17 @@ class PosteriorConfig:
         "weight 1 (authors' code)",
         choices=("always", "after_warmup"),
     )
+    bn_shift: float = spec(
+        0.0,
+        "bn: fix the BN shift at this non-zero value and learn the scale instead (DU-VAE "
+        "appendix F, Tables S1/S2); 0 = BN-VAE's learned shift and fixed scale",
+    )
+    fixed_variance: float = spec(
+        0.0,
+        "diagonal/isotropic: fix every posterior variance at this value instead of learning it "
+        "(AR-ELBO appendix E, Table 5); 0 = learned",
+        ge=0.0,
+    )
     committed_rate: float = spec(
         0.0,
         "delta-VAE committed rate delta per dimension: posterior variances are constrained to "
@@ -85,10 +96,12 @@ class RegulariserConfig:
     kind: str = spec(
         "kl",
         "kl: beta*KL; target_kl: beta*|KL_i - C_t| per example (IGP eq. 2); free_bits: "
-        "sum_d max(lambda, E_batch KL_d); density_gap: beta*DG with aggregation size |b| "
+        "sum_d max(lambda, E_batch KL_d); latent_l2: beta*||mu||^2/2 for a deterministic encoder "
+        "(AR-ELBO Table 1, the KL's mean term when sigma_z = 0); "
+        "density_gap: beta*DG with aggregation size |b| "
         "(DG-VAE); iwae: importance-weighted bound with k samples; mae: KL with MAE's "
         "diversity (gamma) and smoothness (eta) terms; none: no regulariser (AE)",
-        choices=("kl", "target_kl", "free_bits", "density_gap", "iwae", "mae", "none"),
+        choices=("kl", "target_kl", "free_bits", "density_gap", "iwae", "mae", "latent_l2", "none"),
     )
     beta: float = spec(1.0, "weight on the regulariser (beta-VAE beta; IGP eq. 2 beta)", gt=0.0)
     target_kl: float = spec(0.0, "C, the target KL of IGP eq. 2 (0 = plain ELBO)", ge=0.0)
@@ -617,11 +630,25 @@ def validate(config: RunConfig) -> RunConfig:
         raise ConfigError("posterior.flow", post.flow, "none for a deterministic posterior")
 
     # regulariser
-    if deterministic != (reg.kind == "none"):
+    if deterministic != (reg.kind in ("none", "latent_l2")):
         raise ConfigError(
             "regulariser.kind",
             reg.kind,
-            "none exactly when posterior.family is deterministic (an AE has no KL)",
+            "none or latent_l2 exactly when posterior.family is deterministic (an AE has no KL)",
+        )
+    if post.bn_shift != 0 and post.family != "bn":
+        raise ConfigError("posterior.bn_shift", post.bn_shift, "0 unless posterior.family is bn")
+    if post.fixed_variance > 0 and (post.family not in ("diagonal", "isotropic") or post.committed_rate > 0):
+        raise ConfigError(
+            "posterior.fixed_variance",
+            post.fixed_variance,
+            "0 unless posterior.family is diagonal or isotropic (and no committed rate)",
+        )
+    if post.keep_prob < 1 and not post.variance_floor:
+        raise ConfigError(
+            "posterior.variance_floor",
+            False,
+            "true when keep_prob < 1 (a dropped variance falls to the floor)",
         )
     if reg.kind == "density_gap":
         if post.flow != "none":

@@ -115,3 +115,18 @@ def test_iaf_head_returns_a_flow_posterior():
     assert posterior.flow is not None and not posterior.is_gaussian
     z, log_q = posterior.rsample(2)
     assert z.shape == (2, 3, 4) and log_q.shape == (2, 3)
+
+
+def test_fixed_variance_posterior_has_no_variance_output():
+    head = GaussianHead(5, 3, isotropic=True, committed_rate=0.0, fixed_variance=0.1)
+    posterior = head(torch.randn(4, 5))
+    assert head.logvar is None
+    assert torch.allclose(torch.exp(posterior.logvar), torch.full((4, 3), 0.1))
+
+
+def test_bn_with_a_fixed_shift_learns_the_scale_instead():
+    config = PosteriorConfig(family="bn", gamma=0.5, bn_shift=0.7)
+    head = BatchNormHead(7, 5, config, trainable_scale=False)
+    assert head.norm.weight.requires_grad and not head.norm.bias.requires_grad
+    means = head.train()(torch.randn(256, 7)).mean
+    assert torch.allclose(means.mean(0), torch.full((5,), 0.7), atol=1e-5)  # the shift stays put

@@ -11,6 +11,7 @@ from vaesweep.models.vae import ForwardOutput
 from vaesweep.objectives.regularisers import (
     FreeBitsRegulariser,
     KLRegulariser,
+    LatentL2Regulariser,
     MAERegulariser,
     TargetKLRegulariser,
 )
@@ -72,3 +73,9 @@ def test_target_kl_ramp():
     assert target_kl(15.0, 5000, 10_000) == 15.0
     assert target_kl(15.0, 0, 0) == 15.0
     assert math.isclose(target_kl(5.0, 100, 50), 2.5)
+
+
+def test_latent_l2_is_half_the_squared_norm_of_the_codes():
+    mean = torch.tensor([[3.0, 4.0], [0.0, 0.0]])
+    out = _output(mean, torch.zeros(2, 2))
+    assert float(LatentL2Regulariser(RegulariserConfig(kind="latent_l2"))(out)) == pytest.approx(6.25)

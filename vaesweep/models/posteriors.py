@@ -81,32 +81,48 @@ def committed_rate_variance(delta: float) -> float:
 
 
 class GaussianHead(nn.Module):
-    """Diagonal (DGP) or isotropic (IGP) Gaussian head, with the optional delta-VAE constraint.
+    """Diagonal (DGP) or isotropic (IGP) Gaussian head, with the optional delta-VAE constraint
+    or a fixed variance.
 
     The isotropic head has a 1-unit log-variance output shared by every dimension (IGP
-    section 4, "we just produce one variance value").
+    section 4, "we just produce one variance value"). A fixed variance (AR-ELBO appendix E)
+    replaces the log-variance output by a constant.
     """
 
-    def __init__(self, in_features: int, latent_dim: int, isotropic: bool, committed_rate: float) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        latent_dim: int,
+        isotropic: bool,
+        committed_rate: float,
+        fixed_variance: float = 0.0,
+    ) -> None:
         super().__init__()
         self.latent_dim = latent_dim
         self.mean = nn.Linear(in_features, latent_dim)
-        self.logvar = nn.Linear(in_features, 1 if isotropic else latent_dim)
+        self.fixed_logvar = math.log(fixed_variance) if fixed_variance > 0 else None
+        self.logvar = (
+            None if self.fixed_logvar is not None else nn.Linear(in_features, 1 if isotropic else latent_dim)
+        )
         self.max_variance = committed_rate_variance(committed_rate) if committed_rate > 0 else None
 
     def forward(self, h: torch.Tensor) -> Posterior:
+        mean = self.mean(h)
+        if self.fixed_logvar is not None:
+            return Posterior(mean, torch.full_like(mean, self.fixed_logvar))
         raw = self.logvar(h).expand(-1, self.latent_dim)
         if self.max_variance is not None:
             logvar = math.log(self.max_variance) + nn.functional.logsigmoid(raw)
         else:
             logvar = raw
-        return Posterior(self.mean(h), logvar)
+        return Posterior(mean, logvar)
 
 
 class BatchNormHead(nn.Module):
     """BN-VAE and DU-VAE heads: BatchNorm on the posterior means (DU-VAE eq. 9).
 
     BN-VAE (``trainable_scale=False``): the BN weight is fixed at gamma; no floor, no dropout.
+    With ``bn_shift`` != 0 (DU-VAE appendix F) the shift is fixed there and the scale learned.
     DU-VAE (``trainable_scale=True``): the weight starts at gamma, is trained, and is rescaled
     to gamma_d <- gamma * gamma_d / sqrt(mean_d gamma_d^2) (Alg. 1 line 9, ``rescale_``);
     variances get the floor alpha = 1/(2*pi*e) and, in training, dropout with keep
@@ -122,8 +138,9 @@ class BatchNormHead(nn.Module):
         self.logvar = nn.Linear(in_features, latent_dim)
         self.norm = nn.BatchNorm1d(latent_dim)
         nn.init.constant_(self.norm.weight, config.gamma)
-        nn.init.zeros_(self.norm.bias)
-        self.norm.weight.requires_grad_(trainable_scale)
+        nn.init.constant_(self.norm.bias, config.bn_shift)
+        self.norm.weight.requires_grad_(trainable_scale or config.bn_shift != 0)
+        self.norm.bias.requires_grad_(config.bn_shift == 0)
         self.trainable_scale = trainable_scale
         self.floor = ALPHA_FLOOR if (trainable_scale and config.variance_floor) else 0.0
         self.keep_prob = config.keep_prob if trainable_scale else 1.0
@@ -185,7 +202,9 @@ def build_posterior_head(
     if family == "deterministic":
         return DeterministicHead(in_features, latent_dim)
     if family in ("diagonal", "isotropic"):
-        head: nn.Module = GaussianHead(in_features, latent_dim, family == "isotropic", config.committed_rate)
+        head: nn.Module = GaussianHead(
+            in_features, latent_dim, family == "isotropic", config.committed_rate, config.fixed_variance
+        )
     else:
         head = BatchNormHead(in_features, latent_dim, config, trainable_scale=family == "du")
     if config.flow == "iaf":

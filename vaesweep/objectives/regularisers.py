@@ -126,6 +126,17 @@ class MAERegulariser:
         return self.beta * out.kl.mean() - self.gamma * torch.log(mpd + 1e-12) + self.eta * spread
 
 
+class LatentL2Regulariser:
+    """beta * ||mu||^2 / 2: what the KL keeps of a deterministic encoder (AR-ELBO Table 1,
+    "deterministic encoding", sigma_z^2 fixed to 0; the log-variance part is a constant)."""
+
+    def __init__(self, config: RegulariserConfig) -> None:
+        self.beta = config.beta
+
+    def __call__(self, out: ForwardOutput, target: float = 0.0) -> torch.Tensor:
+        return self.beta * 0.5 * out.posterior.mean.pow(2).sum(-1).mean()
+
+
 class NoRegulariser:
     """An AE: nothing beyond the reconstruction."""
 
@@ -145,4 +156,6 @@ def build_regulariser(config: RegulariserConfig, batch_size: int):
         return DensityGapRegulariser(config, batch_size)
     if config.kind == "mae":
         return MAERegulariser(config)
+    if config.kind == "latent_l2":
+        return LatentL2Regulariser(config)
     return NoRegulariser()
