@@ -251,7 +251,11 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    split: str = spec("test", "split for the final evaluation", choices=("valid", "test"))
+    split: str = spec(
+        "test",
+        "split for the final evaluation (train: AR-ELBO appendix D.1 evaluates MSE and KL there)",
+        choices=("train", "valid", "test"),
+    )
     nll_samples: int = spec(500, "K importance samples for the final NLL (0 = skip NLL)", ge=0)
     nll_chunk: int = spec(100, "importance samples evaluated at once", ge=1)
     batch_size: int = spec(256, "examples evaluated at once", ge=1)
