@@ -153,7 +153,7 @@ class Trainer:
         _restore_rng(payload["rng"])
 
     # -- one epoch -------------------------------------------------------------------------
-    def _train_epoch(self) -> dict[str, float]:
+    def train_epoch(self) -> dict[str, float]:
         config, model, train = self.config, self.model, self.dataset.train
         model.train()
         sums = torch.zeros(3, device=self.device)
@@ -188,8 +188,7 @@ class Trainer:
             if rescale_after_step:
                 for head in self.bn_heads:
                     head.rescale_()
-            batch = x.shape[0]
-            sums += torch.stack([terms.loss.detach(), terms.rec.detach(), terms.kl.detach()]) * batch
+            sums.add_(torch.stack([terms.loss, terms.rec, terms.kl]).detach(), alpha=x.shape[0])
             self.state.step += 1
         model.likelihood.end_epoch()
         loss, rec, kl = (sums / len(train)).tolist()  # the one host synchronisation per epoch
@@ -243,7 +242,7 @@ class Trainer:
     def run(self, report: Callable[[EpochReport], None] | None, checkpoint_dir: str | Path | None) -> None:
         while self.state.epoch < self.config.train.epochs and not self.state.stopped_early:
             self.state.epoch += 1
-            metrics = self._train_epoch()
+            metrics = self.train_epoch()
             if not math.isfinite(metrics["train_loss"]):
                 raise DivergedError(
                     self.state.epoch, self.state.last_metrics, f"train_loss={metrics['train_loss']}"
