@@ -1,8 +1,10 @@
-"""Real image sets read from their standard files: MNIST, Fashion-MNIST (IDX) and OMNIGLOT.
+"""Real image sets read from their standard files: MNIST, Fashion-MNIST (IDX), OMNIGLOT and the
+prepared CelebA arrays.
 
-Nothing is downloaded here: ``data.path`` names a directory holding the files, and a missing
-or malformed file is a ``DataError`` that says which file and what is wrong, so a sweep fails
-before its first trial rather than deep inside one.
+Nothing is downloaded here: ``data.path`` names a directory holding the files (empty: the data
+set's cache directory, see ``vaesweep.data.cache``), and a missing or malformed file is a
+``DataError`` that says which file and what is wrong, so a sweep fails before its first trial
+rather than deep inside one.
 
 Splits (fixed, independent of the run seed):
 - MNIST / Fashion-MNIST: train = the first 55,000 images of the training file, valid = its last
@@ -11,6 +13,7 @@ Splits (fixed, independent of the run seed):
   the training set chosen by a permutation with the fixed split seed, train = the other 23,000
   in that permuted order (the file groups images by alphabet, and ``max_train`` should not take
   only the first alphabets), test = the 8,070 test images in file order.
+- CelebA: the official partition (list_eval_partition.txt), applied by ``vaesweep data prepare``.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ import gzip
 import struct
 import zlib
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from vaesweep.config import DataConfig
 from vaesweep.data.base import Dataset, Split
+from vaesweep.data.cache import data_directory
 from vaesweep.data.splits import SPLIT_SEED, image_dataset
 from vaesweep.errors import DataError
 
@@ -49,6 +54,9 @@ OMNIGLOT_VALID = 1345
 OMNIGLOT_ALPHABETS = 50
 OMNIGLOT_FILES = ("chardata.mat", "omniglot.npz")
 SIDE = 28
+CELEBA_FILES = {"train": "train_x.npy", "valid": "valid_x.npy", "test": "test_x.npy"}
+CELEBA_SHAPE = (3, 64, 64)
+CELEBA_CHUNK = 4096  # images converted to float at once
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -100,15 +108,6 @@ def read_idx(path: str | Path) -> np.ndarray:
     return data.astype(dtype.newbyteorder("="))
 
 
-def _require_dir(config: DataConfig, expected: str) -> Path:
-    if not config.path:
-        raise DataError(f"data.path is empty: set it to the directory holding {expected}")
-    directory = Path(config.path)
-    if not directory.is_dir():
-        raise DataError(f"{directory}: not a directory (expected one holding {expected})")
-    return directory
-
-
 def _find_idx(directory: Path, name: str, expected: str) -> Path:
     for candidate in (directory / name, directory / f"{name}.gz"):
         if candidate.is_file():
@@ -140,7 +139,7 @@ def _read_idx_pair(
 
 def _load_idx_set(config: DataConfig, name: str, description: str) -> Dataset:
     expected = ", ".join(f"{f}[.gz]" for f in MNIST_FILES.values())
-    directory = _require_dir(config, expected)
+    directory = data_directory(config, expected)
     paths = {key: _find_idx(directory, file, expected) for key, file in MNIST_FILES.items()}
     train_x, train_y = _read_idx_pair(paths["train_images"], paths["train_labels"], 10)
     test_x, test_y = _read_idx_pair(paths["test_images"], paths["test_labels"], 10)
@@ -176,8 +175,31 @@ def load_fashion_mnist(config: DataConfig) -> Dataset:
     return _load_idx_set(config, "fashion_mnist", "Fashion-MNIST")
 
 
-def _read_chardata(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """IWAE's chardata.mat: [784, N] column-major images and [50, N] one-hot alphabets."""
+class OmniglotPart(NamedTuple):
+    """One file split of OMNIGLOT: images [N, 28, 28] in [0, 1], alphabet ids [N] and, when the
+    file has them, the index of each image's character within its alphabet [N]."""
+
+    x: np.ndarray
+    alphabet: np.ndarray
+    character: np.ndarray | None
+
+
+def _chardata_characters(mat: dict, key: str, count: int, path: Path) -> np.ndarray | None:
+    """``targetchar`` / ``testtargetchar``: [1, N] 1-based character numbers within the alphabet."""
+    if key not in mat:
+        return None
+    values = np.asarray(mat[key])
+    if values.size != count or values.ndim != 2 or 1 not in values.shape:
+        raise DataError(f"{path}: '{key}' must be [1, {count}], found {list(values.shape)}")
+    values = values.ravel()
+    if not np.all(values == np.round(values)) or values.min(initial=1) < 1:
+        raise DataError(f"{path}: '{key}' must hold character numbers 1, 2, ... (MATLAB, 1-based)")
+    return values.astype(np.int64) - 1
+
+
+def _read_chardata(path: Path) -> tuple[OmniglotPart, OmniglotPart]:
+    """IWAE's chardata.mat: [784, N] column-major images, [50, N] one-hot alphabets and, in the
+    released file, [1, N] character numbers within the alphabet (``targetchar``)."""
     from scipy.io import loadmat
 
     try:
@@ -187,8 +209,13 @@ def _read_chardata(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     missing = [key for key in ("data", "target", "testdata", "testtarget") if key not in mat]
     if missing:
         raise DataError(f"{path}: missing variables {missing}")
-    arrays = []
-    for images_key, target_key in (("data", "target"), ("testdata", "testtarget")):
+    if ("targetchar" in mat) != ("testtargetchar" in mat):
+        raise DataError(f"{path}: has only one of 'targetchar' and 'testtargetchar'; both or neither")
+    parts = []
+    for images_key, target_key, char_key in (
+        ("data", "target", "targetchar"),
+        ("testdata", "testtarget", "testtargetchar"),
+    ):
         images, target = mat[images_key], mat[target_key]
         if images.ndim != 2 or images.shape[0] != SIDE * SIDE:
             raise DataError(f"{path}: '{images_key}' must be [{SIDE * SIDE}, N], found {list(images.shape)}")
@@ -200,15 +227,20 @@ def _read_chardata(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
         if not np.all(target.sum(axis=0) == 1):
             raise DataError(f"{path}: '{target_key}' columns are not one-hot")
         # each column is an image stored column-major (MATLAB order): pixel (r, c) at r + 28c
-        arrays.append(images.T.reshape(-1, SIDE, SIDE, order="F"))
-        arrays.append(target.argmax(axis=0))
-    train_x, train_y, test_x, test_y = arrays
-    return train_x, train_y, test_x, test_y
+        parts.append(
+            OmniglotPart(
+                images.T.reshape(-1, SIDE, SIDE, order="F"),
+                target.argmax(axis=0),
+                _chardata_characters(mat, char_key, images.shape[1], path),
+            )
+        )
+    return parts[0], parts[1]
 
 
-def _read_omniglot_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _read_omniglot_npz(path: Path) -> tuple[OmniglotPart, OmniglotPart]:
     """An ``omniglot.npz`` with upright row-major images ([N, 28, 28], [N, 1, 28, 28] or
-    [N, 784]; floats in [0, 1] or uint8 0..255) and integer alphabet labels [N]."""
+    [N, 784]; floats in [0, 1] or uint8 0..255), integer alphabet labels [N] and, optionally,
+    0-based character indices within the alphabet (``train_char``, ``test_char``)."""
     try:
         with np.load(path) as npz:
             arrays = {key: npz[key] for key in npz.files}
@@ -217,7 +249,9 @@ def _read_omniglot_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     missing = [k for k in ("train_x", "train_y", "test_x", "test_y") if k not in arrays]
     if missing:
         raise DataError(f"{path}: missing arrays {missing}")
-    result = []
+    if ("train_char" in arrays) != ("test_char" in arrays):
+        raise DataError(f"{path}: has only one of 'train_char' and 'test_char'; both or neither")
+    parts = []
     for prefix in ("train", "test"):
         x, y = arrays[f"{prefix}_x"], arrays[f"{prefix}_y"]
         if y.ndim != 1 or x.ndim < 2 or len(x) != len(y) or x.size != len(x) * SIDE * SIDE:
@@ -225,52 +259,66 @@ def _read_omniglot_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
                 f"{path}: {prefix}_x must be N images of {SIDE}x{SIDE} and {prefix}_y N labels, "
                 f"found {list(x.shape)} and {list(y.shape)}"
             )
-        if not np.issubdtype(y.dtype, np.integer):
-            raise DataError(f"{path}: {prefix}_y must hold integer labels, found {y.dtype}")
+        characters = arrays.get(f"{prefix}_char")
+        for key, labels in ((f"{prefix}_y", y), (f"{prefix}_char", characters)):
+            if labels is not None and (
+                labels.shape != y.shape or not np.issubdtype(labels.dtype, np.integer)
+            ):
+                raise DataError(f"{path}: {key} must hold {len(y)} integer labels, found {labels.dtype}")
         x = x.reshape(-1, SIDE, SIDE)
-        result += [x / 255.0 if x.dtype == np.uint8 else x, y]
-    train_x, train_y, test_x, test_y = result
-    return train_x, train_y, test_x, test_y
+        parts.append(OmniglotPart(x / 255.0 if x.dtype == np.uint8 else x, y, characters))
+    return parts[0], parts[1]
+
+
+def _omniglot_split(part: OmniglotPart) -> Split:
+    extras = (
+        {} if part.character is None else {"character": torch.from_numpy(part.character.astype(np.int64))}
+    )
+    return Split(
+        torch.from_numpy(np.ascontiguousarray(part.x)).float().unsqueeze(1),
+        labels=torch.from_numpy(part.alphabet.astype(np.int64)),
+        extras=extras,
+    )
 
 
 def load_omniglot(config: DataConfig) -> Dataset:
     """OMNIGLOT 28x28 from ``chardata.mat`` (preferred) or ``omniglot.npz`` in ``data.path``.
 
-    ``data.path`` may also name the file itself.
+    ``data.path`` may also name the file itself. Labels are alphabets; ``extras["character"]``
+    holds each image's character index within its alphabet when the file has it (DU-VAE
+    Table 3 classifies the characters of each alphabet).
     """
     expected = " or ".join(OMNIGLOT_FILES)
     if config.path and Path(config.path).is_file():
         path = Path(config.path)
     else:
-        directory = _require_dir(config, expected)
+        directory = data_directory(config, expected)
         found = [directory / f for f in OMNIGLOT_FILES if (directory / f).is_file()]
         if not found:
             raise DataError(f"{directory}: found neither {expected}; expected one of them there")
         path = found[0]
     reader = _read_omniglot_npz if path.suffix == ".npz" else _read_chardata
-    train_x, train_y, test_x, test_y = reader(path)
-    for images, labels in ((train_x, train_y), (test_x, test_y)):
-        if images.size and not 0.0 <= float(images.min()) <= float(images.max()) <= 1.0:
+    train_part, test_part = reader(path)
+    for part in (train_part, test_part):
+        if part.x.size and not 0.0 <= float(part.x.min()) <= float(part.x.max()) <= 1.0:
             raise DataError(f"{path}: pixel values must lie in [0, 1]")
+        labels = part.alphabet
         if labels.size and not 0 <= int(labels.min()) <= int(labels.max()) < OMNIGLOT_ALPHABETS:
             raise DataError(f"{path}: alphabet labels must lie in 0..{OMNIGLOT_ALPHABETS - 1}")
-    n = len(train_x)
+    n = len(train_part.x)
     if n <= OMNIGLOT_VALID:
         raise DataError(
             f"{path}: {n} training images; {OMNIGLOT_VALID} are held out for validation, so more are needed"
         )
-    order = np.random.default_rng(SPLIT_SEED).permutation(n)
-    x = torch.from_numpy(np.ascontiguousarray(train_x)).float().unsqueeze(1)
-    y = torch.from_numpy(train_y.astype(np.int64))
-    train_index = torch.from_numpy(order[:-OMNIGLOT_VALID])
-    valid_index = torch.from_numpy(order[-OMNIGLOT_VALID:])
+    order = torch.from_numpy(np.random.default_rng(SPLIT_SEED).permutation(n))
+    train = _omniglot_split(train_part)
     splits = (
-        Split(x[train_index], labels=y[train_index]),
-        Split(x[valid_index], labels=y[valid_index]),
-        Split(
-            torch.from_numpy(np.ascontiguousarray(test_x)).float().unsqueeze(1),
-            labels=torch.from_numpy(test_y.astype(np.int64)),
-        ),
+        train.subset(order[:-OMNIGLOT_VALID]),
+        train.subset(order[-OMNIGLOT_VALID:]),
+        _omniglot_split(test_part),
+    )
+    characters = (
+        "; extras['character'] = character within the alphabet" if train_part.character is not None else ""
     )
     return image_dataset(
         "omniglot",
@@ -279,5 +327,48 @@ def load_omniglot(config: DataConfig) -> Dataset:
         config.binarisation,
         config.max_train,
         f"OMNIGLOT 28x28 from {path.name}: {n - OMNIGLOT_VALID}/{OMNIGLOT_VALID} fixed "
-        f"hold-out of train, {len(test_x)} test; labels = alphabet",
+        f"hold-out of train, {len(test_part.x)} test; labels = alphabet{characters}",
+    )
+
+
+def _read_celeba_split(path: Path, expected: str, limit: int = 0) -> torch.Tensor:
+    """One prepared CelebA split: uint8 [N, 3, 64, 64] in a .npy file, memory-mapped and
+    converted to float in [0, 1] in chunks, so the peak is the float tensor alone."""
+    if not path.is_file():
+        raise DataError(f"{path.parent}: missing {path.name}; expected {expected}")
+    try:
+        array = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: not a readable .npy file ({error})") from error
+    if array.dtype != np.uint8 or array.ndim != 4 or array.shape[1:] != CELEBA_SHAPE:
+        raise DataError(
+            f"{path}: expected uint8 images [N, {', '.join(map(str, CELEBA_SHAPE))}], "
+            f"found {array.dtype} {list(array.shape)}"
+        )
+    count = len(array) if limit <= 0 else min(limit, len(array))
+    images = torch.empty((count, *CELEBA_SHAPE), dtype=torch.float32)
+    for start in range(0, count, CELEBA_CHUNK):
+        stop = min(start + CELEBA_CHUNK, count)
+        images[start:stop] = torch.from_numpy(np.array(array[start:stop])).float().div_(255.0)
+    return images
+
+
+def load_celeba(config: DataConfig) -> Dataset:
+    """CelebA 64x64 as ``vaesweep data prepare celeba`` writes it (AR-ELBO appendix J.2: the
+    aligned images centre-cropped to 140x140 and resized to 64x64), with the official
+    train/valid/test partition. No labels. ``max_train`` is applied while reading."""
+    expected = ", ".join(CELEBA_FILES.values()) + " (uint8 [N, 3, 64, 64]; `vaesweep data prepare celeba`)"
+    directory = data_directory(config, expected)
+    splits = tuple(
+        Split(_read_celeba_split(directory / file, expected, config.max_train if name == "train" else 0))
+        for name, file in CELEBA_FILES.items()
+    )
+    sizes = "/".join(str(len(split)) for split in splits)
+    return image_dataset(
+        "celeba",
+        splits,  # type: ignore[arg-type]
+        None,
+        config.binarisation,
+        config.max_train,
+        f"CelebA 64x64 (140x140 centre crop) from {directory}: {sizes} train/valid/test",
     )

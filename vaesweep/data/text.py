@@ -27,6 +27,7 @@ import torch
 
 from vaesweep.config import DataConfig
 from vaesweep.data.base import SPECIAL_TOKENS, Dataset, Split, Vocabulary
+from vaesweep.data.cache import data_directory
 from vaesweep.data.splits import check_binarisation, take_first
 from vaesweep.errors import DataError
 
@@ -180,11 +181,7 @@ def _check_covered(sentences: list[list[str]], path: Path, vocab: Vocabulary, vo
 def load_text_dataset(config: DataConfig) -> Dataset:
     """Load ``data.path`` in either layout; see the module docstring for the rules."""
     check_binarisation(config.binarisation, "text")
-    if not config.path:
-        raise DataError(f"data.path is empty: set it to the directory of the {config.name} files")
-    directory = Path(config.path)
-    if not directory.is_dir():
-        raise DataError(f"{directory}: not a directory (expected the {config.name} text files)")
+    directory = data_directory(config, f"the {config.name} text files")
 
     paths = {split: _find_split(directory, config.name, split) for split in SPLITS}
     sentences: dict[str, list[list[str]]] = {}
