@@ -35,8 +35,9 @@ def write_run_artifacts(
         written.append(_write_json(directory / "dimension_summary.json", details))
     split = dataset.split(config.eval.split)
     model.eval()
+    device = next(model.parameters()).device
     with torch.no_grad():
-        x, lengths = split.x, split.lengths
+        x, lengths = split.x.to(device), None if split.lengths is None else split.lengths.to(device)
         if lengths is not None:
             x = trim(x, lengths)
         limit = min(len(split), 2000)

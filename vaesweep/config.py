@@ -247,6 +247,13 @@ class TrainConfig:
         "per-epoch validation metrics: standard (rec, kl, elbo, mi, au) or all",
         choices=("standard", "all"),
     )
+    precision: str = spec(
+        "tf32",
+        "CUDA matmul precision in training: fp32, tf32 (TF32 tensor cores for fp32 matmuls), or "
+        "bf16 (autocast); evaluation always runs in fp32",
+        choices=("fp32", "tf32", "bf16"),
+    )
+    compile: bool = spec(False, "torch.compile the encoder and decoder (dynamic shapes)")
 
 
 @dataclass
@@ -274,6 +281,51 @@ class EvalConfig:
     text_metrics: bool = spec(True, "BLEU-2/4 and ROUGE-2/4 of greedy reconstructions (text)")
     smoothness: bool = spec(True, "expected local smoothness and gaps (Gaussian decoders)")
     max_examples: int = spec(0, "evaluate on the first N examples of the split (0 = all)", ge=0)
+    # Paper protocols (vaesweep.protocols), all off by default; run at the final evaluation.
+    fid: bool = spec(
+        False,
+        "FID of images from the prior, GMMs and a second-stage VAE on the training posterior means, "
+        "and of interpolations (AR-ELBO Tables 3 and 4)",
+    )
+    fid_network: str = spec(
+        "", "TorchScript file of the FID feature network (InceptionV3 pool3; see vaesweep.protocols.fid)"
+    )
+    fid_samples: int = spec(10000, "generated images per FID (AR-ELBO appendix J: 10,000)", ge=2)
+    fid_gmm_components: tuple[int, ...] = spec(
+        (10, 100), "GMM sizes fitted to the training posterior means (Ghosh et al. 2020): fid_gmm<K>"
+    )
+    fid_second_stage_hidden: tuple[int, ...] = spec(
+        (1024, 1024, 1024), "second-stage VAE MLP widths (Dai & Wipf 2019: 3 layers of 1024)"
+    )
+    fid_second_stage_epochs: int = spec(100, "second-stage VAE training epochs (Adam 1e-3)", ge=1)
+    language_model: bool = spec(False, "forward and reverse perplexity of prior samples (IGP Table 4)")
+    lm_generated: int = spec(100000, "sentences generated from the prior (IGP: 100K)", ge=1)
+    lm_epochs: int = spec(10, "language-model training epochs (IGP: 10)", ge=1)
+    lm_embed_dim: int = spec(200, "language-model word embedding size (IGP: 200)", ge=1)
+    lm_hidden: int = spec(512, "language-model LSTM size (IGP: 512)", ge=1)
+    agreement: bool = spec(
+        False,
+        "label agreement of reconstructions (macro-F1 ratio) and robust probe accuracy under word "
+        "deletion (IGP Tables 3 and 11; needs labels)",
+    )
+    classifier_embed_dim: int = spec(200, "agreement classifier word embeddings (IGP: not stated)", ge=1)
+    classifier_hidden: int = spec(512, "agreement classifier LSTM size (IGP: 512)", ge=1)
+    classifier_epochs: int = spec(5, "agreement classifier training epochs (IGP: not stated)", ge=1)
+    word_deletion: float = spec(
+        0.3, "fraction of each test sentence's words deleted (IGP: 30%)", ge=0.0, le=0.9
+    )
+    label_budget_probes: bool = spec(False, "linear probes on few labelled training means (DU-VAE Table 2)")
+    label_budgets: tuple[int, ...] = spec(
+        (100, 500, 1000, 2000, 10000), "labelled examples per probe: accuracy_labels_<N>"
+    )
+    few_shot_probes: bool = spec(False, "MLP probes on a percentage of the training labels (IGP Fig. 3)")
+    few_shot_percents: tuple[float, ...] = spec((0.1, 1.0, 10.0), "percentages: accuracy_percent_<P>")
+    per_character_probes: bool = spec(
+        False, "OMNIGLOT: per-alphabet linear probes over its characters (DU-VAE Table 3)"
+    )
+    per_character_labels: tuple[int, ...] = spec(
+        (5, 10, 15), "labelled training images per character: accuracy_per_char_<N>"
+    )
 
 
 @dataclass
@@ -595,6 +647,12 @@ def validate(config: RunConfig) -> RunConfig:
         raise ConfigError("data.binarisation", "dynamic", "none unless the likelihood is bernoulli")
     if info.kind == "text" and config.data.binarisation != "none":
         raise ConfigError("data.binarisation", config.data.binarisation, "none for text")
+    if config.eval.fid and info.kind == "image" and not config.eval.fid_network:
+        raise ConfigError(
+            "eval.fid_network",
+            "",
+            "the path of a TorchScript FID feature network (see vaesweep.protocols.fid), or eval.fid=false",
+        )
 
     # likelihood variance
     if likelihood == "gaussian":

@@ -31,6 +31,7 @@ from vaesweep.models.build import build_model
 from vaesweep.models.posteriors import batchnorm_heads
 from vaesweep.models.vae import VAE
 from vaesweep.objectives.objective import Objective
+from vaesweep.protocols import check_protocol_config
 
 CHECKPOINT_FILE = "checkpoint.pt"
 
@@ -114,6 +115,15 @@ class Trainer:
         self.data_on_device = dataset.train.nbytes() <= config.train.device_data_budget_mb * 2**20
         self.dataset: Dataset = dataset.to(self.device) if self.data_on_device else dataset
         self.model = build_model(config, self.dataset).to(self.device)
+        if self.device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = config.train.precision == "tf32"
+            torch.backends.cudnn.allow_tf32 = config.train.precision == "tf32"
+        self.autocast = torch.autocast(
+            self.device.type, dtype=torch.bfloat16, enabled=config.train.precision == "bf16"
+        )
+        if config.train.compile:
+            self.model.encoder.compile(dynamic=True)
+            self.model.decoder.compile(dynamic=True)
         n = len(self.dataset.train)
         self.steps_per_epoch = math.ceil(n / config.train.batch_size)
         self.objective = Objective(config, self.steps_per_epoch, self.steps_per_epoch * config.train.epochs)
@@ -178,8 +188,9 @@ class Trainer:
             if noise_after_warmup:
                 for head in self.bn_heads:
                     head.noise_active = schedule.kl_weight >= 1.0
-            out = model(x, lengths, k=samples)
-            terms = self.objective(out, model.likelihood, x, lengths, schedule)
+            with self.autocast:
+                out = model(x, lengths, k=samples)
+                terms = self.objective(out, model.likelihood, x, lengths, schedule)
             self.optimiser.zero_grad(set_to_none=True)
             terms.loss.backward()
             if clip > 0:
@@ -288,6 +299,7 @@ def fit(
     ``DivergedError`` (with the epoch and the last good metrics) on a NaN/inf loss.
     """
     config = _as_config(config)
+    check_protocol_config(config)  # the FID network must load before hours of training
     started = time.perf_counter()
     trainer = Trainer(config)
     if resume_from is not None and _checkpoint_path(resume_from).exists():
