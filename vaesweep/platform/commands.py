@@ -1,0 +1,161 @@
+"""CLI commands of the platform: ``vaesweep sweep``, ``vaesweep presets`` and ``vaesweep ui``.
+
+Imports stay inside the handlers: every ``vaesweep`` command builds this parser, and a bad
+sweep argument must fail in a second, before Ray, MLflow or a server is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from vaesweep.errors import ConfigError
+
+
+def _one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Argument errors as one line (not usage + error), like every other vaesweep error."""
+
+    def error(message: str) -> None:
+        print(f"vaesweep: error: {parser.prog.split()[-1]}: {message}", file=sys.stderr)
+        sys.exit(2)
+
+    parser.error = error  # type: ignore[method-assign]
+    return parser
+
+
+def command_sweep(args: argparse.Namespace) -> int:
+    from vaesweep.config import parse_assignments
+    from vaesweep.platform.sweep import SweepOptions, parse_seeds, plan_sweep
+
+    options = SweepOptions(
+        target=args.target,
+        search=args.search,
+        num_samples=args.num_samples,
+        metric=args.metric,
+        mode=args.mode,
+        scheduler=args.scheduler,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
+        max_concurrent=args.max_concurrent,
+        max_failures=args.max_failures,
+        address=args.address,
+        tracking_uri=args.tracking_uri,
+        storage=args.storage,
+        runs_dir=args.runs_dir,
+        dataset=args.dataset,
+        overrides=parse_assignments(args.set or []),
+        seeds=parse_seeds(args.seeds) if args.seeds is not None else None,
+        name=args.name,
+        resume=args.resume,
+    )
+    plan = plan_sweep(options)  # every trial validated here: ConfigError before Ray starts
+
+    from vaesweep.platform.results import report_lines
+    from vaesweep.platform.sweep import run_sweep
+    from vaesweep.platform.tracking import TrackingUnavailable
+
+    try:
+        outcome = run_sweep(plan)
+    except TrackingUnavailable as error:
+        print(f"vaesweep: error: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(report_lines(outcome)))
+    return {"FINISHED": 0, "KILLED": 130}.get(outcome.status, 1)
+
+
+def _shown(value: object) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def command_presets(args: argparse.Namespace) -> int:
+    from vaesweep.search_spaces.experiments import EXPERIMENTS, expand
+    from vaesweep.search_spaces.grids import PAPER_GRIDS, method_experiment
+
+    presets = [
+        {"preset": e.name, "trials": len(expand(e)), "datasets": list(e.datasets), "title": e.title}
+        for e in EXPERIMENTS.values()
+    ]
+    grids = [
+        {"method": m, "trials": len(expand(method_experiment(m))), "grid": {k: list(v) for k, v in g.items()}}
+        for m, g in PAPER_GRIDS.items()
+    ]
+    if args.json:
+        print(json.dumps({"presets": presets, "method_grids": grids}, indent=2))
+        return 0
+    print(f"{'preset':<16s} {'trials':>6s}  {'data sets':<34s} title")
+    for p in presets:
+        print(f"{p['preset']:<16s} {p['trials']:>6d}  {', '.join(p['datasets']):<34s} {p['title']}")
+    print("\nmethod grids (vaesweep sweep METHOD [--dataset D], default digits, 3 seeds):")
+    for g in grids:
+        shown = "; ".join(f"{k} in {', '.join(map(_shown, v))}" for k, v in g["grid"].items()) or "no grid"
+        print(f"{g['method']:<16s} {g['trials']:>6d}  {shown}")
+    return 0
+
+
+def command_ui(args: argparse.Namespace) -> int:
+    from vaesweep.platform.server import DATABASE, TrackingServer, runs_dir
+
+    directory = runs_dir(args.runs_dir)
+    if not (directory / DATABASE).exists():
+        raise ConfigError(
+            "--runs-dir", str(directory), f"a run directory holding {DATABASE} (run a sweep first)"
+        )
+    server = TrackingServer(directory, args.host, args.port, workers=args.workers)
+    print(f"MLflow UI on {server.uri} for {directory} (Ctrl-C stops it)", file=sys.stderr)
+    return server.serve()
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    sweep = _one_line_errors(
+        subparsers.add_parser(
+            "sweep",
+            help="run a preset's trials (or a method's paper grid) on Ray Tune, tracked in MLflow",
+            description="Sweep an experiment preset (`vaesweep presets`) or a method's paper grid.",
+        )
+    )
+    sweep.add_argument(
+        "target", metavar="PRESET", help="experiment preset, or a method name for its paper grid"
+    )
+    sweep.add_argument("--search", choices=("grid", "optuna"), default="grid")
+    sweep.add_argument("--num-samples", type=int, help="Optuna trials (default 20)")
+    sweep.add_argument("--metric", help="objective (default: the preset's, e.g. nll)")
+    sweep.add_argument("--mode", choices=("min", "max"))
+    sweep.add_argument("--scheduler", choices=("asha",), help="early stopping of poor trials")
+    sweep.add_argument("--cpus-per-trial", type=float, default=1.0)
+    sweep.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions share a GPU")
+    sweep.add_argument("--max-concurrent", type=int)
+    sweep.add_argument(
+        "--max-failures", type=int, default=2, help="retries of a failed trial from its checkpoint"
+    )
+    sweep.add_argument(
+        "--address", help="join this Ray cluster ('auto' on a cluster node); default: local Ray"
+    )
+    sweep.add_argument("--tracking-uri", help="MLflow server; default: a local server on the run directory")
+    sweep.add_argument(
+        "--storage", help="Tune storage path or URI (s3://... on a cluster); default RUNS_DIR/tune"
+    )
+    sweep.add_argument("--runs-dir", help="run directory (default $VAESWEEP_RUNS_DIR or ./runs)")
+    sweep.add_argument("--dataset", help="run the preset on this data set (a method's grid: default digits)")
+    sweep.add_argument(
+        "--set", action="extend", nargs="+", metavar="KEY=VALUE", help="override fields of every trial"
+    )
+    sweep.add_argument("--seeds", help="N (seeds 0..N-1) or a comma-separated list")
+    sweep.add_argument("--name", help="sweep name (default PRESET-SEARCH-TIME)")
+    sweep.add_argument(
+        "--resume", action="store_true", help="continue the sweep --name (default: the latest)"
+    )
+    sweep.set_defaults(handler=command_sweep)
+
+    presets = _one_line_errors(
+        subparsers.add_parser("presets", help="list experiment presets (with their size) and method grids")
+    )
+    presets.add_argument("--json", action="store_true")
+    presets.set_defaults(handler=command_presets)
+
+    ui = _one_line_errors(subparsers.add_parser("ui", help="serve the MLflow UI on the local run directory"))
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=5000)
+    ui.add_argument("--workers", type=int, default=1)
+    ui.add_argument("--runs-dir", help="run directory (default $VAESWEEP_RUNS_DIR or ./runs)")
+    ui.set_defaults(handler=command_ui)

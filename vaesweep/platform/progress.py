@@ -1,0 +1,203 @@
+"""A running sweep's progress as compact lines (not Tune's tables), and its trials' outcomes.
+
+Tune pickles its callbacks into the experiment and, on --resume, restores those copies, so
+``ProgressCallback`` holds only the sweep's name and forwards every event to the live
+``SweepMonitor`` registered under it in ``MONITORS``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from ray import cloudpickle
+from ray.tune import Callback
+
+from vaesweep.platform.sweep import SweepPlan, TrialRecord, trial_label
+from vaesweep.platform.tracking import SweepRun, TrialOutcome
+from vaesweep.search_spaces.experiments import TrialSpec
+from vaesweep.trainables import FINAL, OBJECTIVE
+
+MONITORS: dict[str, SweepMonitor] = {}
+HEARTBEAT_S = 30.0
+_STATES = {"TERMINATED": "done", "ERROR": "failed", "RUNNING": "running"}
+
+
+def _latest_error(trial) -> Any:
+    """The trial's latest error: from the driver's own copy (written when Tune handled it;
+    storage may not have it yet), else from the trial's storage (a restored trial)."""
+    if trial.pickled_error_file and Path(trial.pickled_error_file).exists():
+        return cloudpickle.loads(Path(trial.pickled_error_file).read_bytes())
+    if trial.error_file and Path(trial.error_file).exists():
+        return Path(trial.error_file).read_text()
+    try:
+        return trial.get_pickled_error() or trial.get_error()
+    except OSError:  # the trial's storage is unreachable
+        return None
+
+
+def failure_reason(trial) -> str:
+    """One line: the exception that ended the trial (its type and message)."""
+    error = _latest_error(trial)
+    cause = getattr(error, "cause", None) or error  # a RayTaskError carries the trainable's own
+    if cause is None:
+        return "unknown error (see Tune's error.txt of the trial)"
+    if isinstance(cause, str):  # Tune's text trace: its last line names the exception
+        lines = [line for line in cause.splitlines() if line.strip()]
+        return lines[-1].strip() if lines else "unknown error"
+    first = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {first[0] if first else ''}".strip()
+
+
+def trial_outcome(trial) -> TrialOutcome:
+    """Tune's status of a trial in the platform's words (a stopped trial ended without its
+    final evaluation: the scheduler stopped it)."""
+    if trial.status == "TERMINATED":
+        if trial.last_result.get(FINAL):
+            return TrialOutcome(trial.trial_id, "finished")
+        epochs = trial.last_result.get("epoch", 0)
+        return TrialOutcome(trial.trial_id, "stopped", f"stopped by the scheduler after epoch {epochs:.0f}")
+    if trial.status == "ERROR":
+        return TrialOutcome(trial.trial_id, "failed", failure_reason(trial))
+    return TrialOutcome(trial.trial_id, "running" if trial.status == "RUNNING" else "pending")
+
+
+class SweepMonitor:
+    """Prints the sweep's progress and settles the MLflow runs of trials as Tune ends them."""
+
+    def __init__(self, plan: SweepPlan, tracking: SweepRun, out: IO[str]) -> None:
+        self.plan = plan
+        self.tracking = tracking
+        self.out = out
+        self.trials: list = []
+        self.best: tuple[float, str] | None = None
+        self.started = time.monotonic()
+        self.last_line = self.started
+
+    # -- output ---------------------------------------------------------------------------
+    def begin(self, uri: str) -> None:
+        options = self.plan.options
+        verb = "resuming" if options.resume else "starting"
+        concurrency = f", at most {options.max_concurrent} at once" if options.max_concurrent else ""
+        self.line(
+            f"{verb} sweep {self.plan.name}: {self.plan.size} trials ({options.search} search of "
+            f"{self.plan.experiment.name}{concurrency}); objective {self.plan.metric} ({self.plan.mode}); "
+            f"MLflow {uri}"
+        )
+
+    def line(self, text: str) -> None:
+        now = time.monotonic()
+        print(f"[{now - self.started:6.0f}s] {text}", file=self.out, flush=True)
+        self.last_line = now
+
+    def counts(self) -> dict[str, int]:
+        counts = {"done": 0, "running": 0, "failed": 0}
+        for trial in self.trials:
+            state = _STATES.get(trial.status)
+            if state:
+                counts[state] += 1
+        counts["pending"] = max(0, self.plan.size - sum(counts.values()))
+        return counts
+
+    def summary(self) -> str:
+        c = self.counts()
+        text = f"{c['done']}/{self.plan.size} done, {c['running']} running, {c['failed']} failed"
+        if self.best is not None:
+            text += f" | best {self.plan.metric}={self.best[0]:.4g} ({self.best[1]})"
+        return text
+
+    # -- Tune events ----------------------------------------------------------------------
+    def on_start(self, trial, trials: list) -> None:
+        self.trials = trials
+        self.line(f"started   {trial_label(trial.config.get('trial', {}))}")
+
+    def on_result(self, trial, result: dict[str, Any]) -> None:
+        value = result.get(OBJECTIVE, math.nan)
+        if not result.get(FINAL) or not math.isfinite(value):
+            return
+        better = self.best is None or (
+            value < self.best[0] if self.plan.mode == "min" else value > self.best[0]
+        )
+        if better:
+            self.best = (value, trial_label(trial.config.get("trial", {})))
+
+    def on_complete(self, trial, trials: list) -> None:
+        self.trials = trials
+        outcome = trial_outcome(trial)
+        label = trial_label(trial.config.get("trial", {}))
+        if outcome.state == "stopped":
+            self.tracking.settle(outcome)
+            self.line(f"stopped   {label}: {outcome.reason} | {self.summary()}")
+            return
+        value = trial.last_result.get(OBJECTIVE, math.nan)
+        self.line(f"finished  {label}: {self.plan.metric}={value:.4g} | {self.summary()}")
+
+    def on_error(self, trial, trials: list) -> None:
+        self.trials = trials
+        outcome = trial_outcome(trial)
+        self.tracking.settle(outcome)
+        self.line(
+            f"FAILED    {trial_label(trial.config.get('trial', {}))}: {outcome.reason} | {self.summary()}"
+        )
+
+    def on_recover(self, trial, trials: list) -> None:
+        self.trials = trials
+        label = trial_label(trial.config.get("trial", {}))
+        self.line(f"retrying  {label} from its last checkpoint after: {failure_reason(trial)}")
+
+    def on_step(self, trials: list) -> None:
+        self.trials = trials
+        self.tracking.buffer.send()  # settle what waited for the server, between events
+        if time.monotonic() - self.last_line >= HEARTBEAT_S:
+            self.line(self.summary())
+
+    # -- the end --------------------------------------------------------------------------
+    def outcomes(self) -> dict[str, TrialOutcome]:
+        return {t.trial_id: trial_outcome(t) for t in self.trials}
+
+    def records(self) -> list[TrialRecord]:
+        return [
+            TrialRecord(TrialSpec.from_dict(t.config["trial"]), trial_outcome(t), dict(t.last_result))
+            for t in self.trials
+            if "trial" in t.config
+        ]
+
+
+class ProgressCallback(Callback):
+    """Forwards Tune's events to the sweep's live monitor (see the module docstring)."""
+
+    def __init__(self, sweep: str) -> None:
+        self.sweep = sweep
+
+    def _monitor(self) -> SweepMonitor | None:
+        return MONITORS.get(self.sweep)
+
+    def on_trial_start(self, iteration: int, trials: list, trial, **info: Any) -> None:
+        if monitor := self._monitor():
+            monitor.on_start(trial, trials)
+
+    def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info: Any) -> None:
+        if monitor := self._monitor():
+            monitor.on_result(trial, result)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial, **info: Any) -> None:
+        if monitor := self._monitor():
+            monitor.on_complete(trial, trials)
+
+    def on_trial_error(self, iteration: int, trials: list, trial, **info: Any) -> None:
+        if monitor := self._monitor():
+            monitor.on_error(trial, trials)
+
+    def on_trial_recover(self, iteration: int, trials: list, trial, **info: Any) -> None:
+        if monitor := self._monitor():
+            monitor.on_recover(trial, trials)
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        if monitor := self._monitor():
+            monitor.on_step(trials)
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        if monitor := self._monitor():
+            monitor.trials = trials
