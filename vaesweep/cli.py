@@ -20,7 +20,11 @@ from vaesweep.config import (
 from vaesweep.errors import ConfigError, DataError
 
 # Command groups that live beside the packages they drive; each module has register(subparsers).
-COMMAND_GROUPS: tuple[str, ...] = ()
+COMMAND_GROUPS: tuple[str, ...] = (
+    "vaesweep.analysis.commands",
+    "vaesweep.data.commands",
+    "vaesweep.platform.commands",
+)
 
 # The keys that say which unit a method uses on each axis.
 AXIS_KEYS = (
