@@ -80,6 +80,14 @@ def test_presets_lists_every_preset_with_its_size_and_the_method_grids():
     listing = json.loads(done.stdout)
     sizes = {p["preset"]: p["trials"] for p in listing["presets"]}
     assert sizes == {name: len(expand(e)) for name, e in EXPERIMENTS.items()}
+    setups = {p["preset"]: p["setup"] for p in listing["presets"]}  # the paper's data and configuration
+    assert setups["duvae_table1"]["yahoo"].startswith("lstm 512/1024 (he decoder), z 32; sgd lr 1, batch 32")
+    assert "resnet_pixelcnn" in setups["duvae_table3"]["omniglot"]
+    assert "per_character_probes" in setups["duvae_table3"]["omniglot"]
+    assert setups["igp_table9"]["snli"].startswith(
+        "lstm 50/128 (igp decoder), z 8; adam lr 0.0005, batch 128"
+    )
+    assert "--set eval.fid_network=PATH" in setups["arelbo_table3"]["celeba"]
     grids = {g["method"]: g for g in listing["method_grids"]}
     assert grids["du_vae"]["trials"] == 4 * 5 * 3 and grids["igp"]["grid"] == {
         "regulariser.target_kl": [5.0, 15.0, 50.0]

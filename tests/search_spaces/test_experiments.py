@@ -114,7 +114,7 @@ def test_table_presets_are_the_papers_experiments():
         omniglot.model.architecture in ("auto", "resnet_pixelcnn") and omniglot.data.binarisation == "dynamic"
     )
     assert (omniglot.optim.decay_patience, omniglot.eval.per_character_probes) == (20, True)
-    snli = _first("igp_table9", "snli", "IGP (C=5.0)")
+    snli = _first("igp_table9", "snli", "IGP (target_kl=5.0)")
     assert (snli.model.embed_dim, snli.model.lstm_hidden, snli.model.latent_dim) == (50, 128, 8)
     assert (snli.optim.name, snli.optim.lr, snli.train.batch_size, snli.train.epochs) == (
         "adam",
@@ -136,7 +136,9 @@ def test_table_presets_are_the_papers_experiments():
         32,
     )
     assert mnist_iw.regulariser.iwae_samples == 50 and mnist_iw.posterior.family == "isotropic"
-    mnist = _first("arelbo_table3", "mnist", "AR-ELBO (variance=diag_d)", **NEEDS_FILES["arelbo_table3"])
+    mnist = _first(
+        "arelbo_table3", "mnist", "AR-ELBO (variance_parameterisation=diag_d)", **NEEDS_FILES["arelbo_table3"]
+    )
     assert (mnist.model.architecture, mnist.model.conv_kernel, mnist.model.conv_batch_norm) == (
         "conv",
         5,
@@ -149,7 +151,9 @@ def test_table_presets_are_the_papers_experiments():
         True,
     )
     assert mnist.likelihood.variance_parameterisation == "diag_d"
-    celeba = _first("arelbo_table4", "celeba", "AR-ELBO (variance=iso_i)", **NEEDS_FILES["arelbo_table4"])
+    celeba = _first(
+        "arelbo_table4", "celeba", "AR-ELBO (variance_parameterisation=iso_i)", **NEEDS_FILES["arelbo_table4"]
+    )
     assert (celeba.model.latent_dim, celeba.train.epochs, celeba.optim.lr) == (64, 70, 2e-4)
 
 

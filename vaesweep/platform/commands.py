@@ -7,6 +7,7 @@ sweep argument must fail in a second, before Ray, MLflow or a server is touched.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
@@ -68,12 +69,62 @@ def _shown(value: object) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
+PROTOCOL_FLAGS = ("fid", "language_model", "agreement", "label_budget_probes", "per_character_probes")
+
+
+def describe_setup(config) -> str:
+    """One line of what a trial runs: network, optimiser, schedule and evaluation protocols."""
+    from vaesweep.data.registry import dataset_info
+
+    model, optim, train = config.model, config.optim, config.train
+    architecture = (
+        model.architecture if model.architecture != "auto" else dataset_info(config.data.name).architecture
+    )
+    if architecture == "lstm":
+        network = f"lstm {model.embed_dim}/{model.lstm_hidden} ({model.text_decoder} decoder)"
+    elif architecture == "mlp":
+        network = f"mlp {'x'.join(map(str, model.hidden_sizes))} {model.activation}"
+    else:
+        network = architecture
+    protocols = [flag for flag in PROTOCOL_FLAGS if getattr(config.eval, flag)]
+    if config.eval.nll_samples:
+        protocols.insert(0, f"nll K={config.eval.nll_samples}")
+    return (
+        f"{network}, z {model.latent_dim}; {optim.name} lr {optim.lr:g}, batch {train.batch_size}, "
+        f"{train.epochs} epochs; eval: {', '.join(protocols) or 'standard metrics'}"
+    )
+
+
+def _setups(experiment) -> dict[str, str]:
+    """Each paper data set of a preset -> the configuration its first trial resolves to."""
+    from vaesweep.search_spaces.experiments import expand
+
+    setups = {}
+    for trial in expand(experiment, seeds=experiment.seeds[:1]):
+        if trial.dataset not in setups:
+            try:
+                setups[trial.dataset] = describe_setup(trial.config())
+            except ConfigError as error:  # the FID network: a file only the user has
+                if error.field != "eval.fid_network":
+                    raise
+                with_network = dataclasses.replace(trial, overrides={**trial.overrides, error.field: "PATH"})
+                setups[trial.dataset] = f"{describe_setup(with_network.config())} (--set {error.field}=PATH)"
+    return setups
+
+
 def command_presets(args: argparse.Namespace) -> int:
     from vaesweep.search_spaces.experiments import EXPERIMENTS, expand
     from vaesweep.search_spaces.grids import PAPER_GRIDS, method_experiment
 
     presets = [
-        {"preset": e.name, "trials": len(expand(e)), "datasets": list(e.datasets), "title": e.title}
+        {
+            "preset": e.name,
+            "trials": len(expand(e)),
+            "datasets": list(e.datasets),
+            "seeds": list(e.seeds),
+            "title": e.title,
+            "setup": _setups(e),
+        }
         for e in EXPERIMENTS.values()
     ]
     grids = [
@@ -86,6 +137,8 @@ def command_presets(args: argparse.Namespace) -> int:
     print(f"{'preset':<16s} {'trials':>6s}  {'data sets':<34s} title")
     for p in presets:
         print(f"{p['preset']:<16s} {p['trials']:>6d}  {', '.join(p['datasets']):<34s} {p['title']}")
+        for dataset, setup in p["setup"].items():
+            print(f"{'':<24s} {dataset}: {setup}; seeds {','.join(map(str, p['seeds']))}")
     print("\nmethod grids (vaesweep sweep METHOD [--dataset D], default digits, 3 seeds):")
     for g in grids:
         shown = "; ".join(f"{k} in {', '.join(map(_shown, v))}" for k, v in g["grid"].items()) or "no grid"

@@ -19,12 +19,17 @@ from torch import nn
 
 from vaesweep.config import ModelConfig, RunConfig
 from vaesweep.data.base import Split, Vocabulary
-from vaesweep.data.batching import batch_indices, trim
 from vaesweep.metrics import probe_accuracy
 from vaesweep.metrics.probes import MLP_HIDDEN
 from vaesweep.models.text import LSTMEncoder
 from vaesweep.models.vae import VAE
-from vaesweep.protocols.common import greedy_reconstructions, model_device, posterior_means, split_batches
+from vaesweep.protocols.common import (
+    fit_on_text,
+    greedy_reconstructions,
+    model_device,
+    posterior_means,
+    split_batches,
+)
 
 CLASSIFIER_LR = 1e-3
 
@@ -62,19 +67,11 @@ def train_text_classifier(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         classifier = TextClassifier(vocab_size, num_classes, embed_dim, hidden).to(split.x.device)
-    optimiser = torch.optim.Adam(classifier.parameters(), lr=lr)
-    generator = torch.Generator().manual_seed(seed)
-    lengths_cpu = split.lengths.cpu()
-    classifier.train()
-    for _ in range(epochs):
-        for index in batch_indices(len(split), batch_size, generator, lengths_cpu, device=split.x.device):
-            lengths = split.lengths[index]
-            logits = classifier(trim(split.x[index], lengths), lengths)
-            loss = nn.functional.cross_entropy(logits, split.labels[index])
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-    return classifier.eval()
+
+    def loss(x: torch.Tensor, lengths: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(classifier(x, lengths), split.labels[index])
+
+    return fit_on_text(classifier, split, loss, epochs=epochs, batch_size=batch_size, seed=seed, lr=lr)
 
 
 @torch.no_grad()

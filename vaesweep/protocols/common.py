@@ -3,12 +3,12 @@ and sentences decoded greedily, each batched so memory stays bounded whatever th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
 from vaesweep.data.base import Split, Vocabulary
-from vaesweep.data.batching import trim
+from vaesweep.data.batching import batch_indices, trim
 from vaesweep.models.vae import VAE
 
 
@@ -28,6 +28,32 @@ def split_batches(
 
 def model_device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
+
+
+def fit_on_text(
+    module: torch.nn.Module,
+    split: Split,
+    batch_loss: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    lr: float,
+) -> torch.nn.Module:
+    """Adam on ``batch_loss(x, lengths, index)`` over length-bucketed batches of a text split
+    (the auxiliary networks of the text protocols: a classifier, a language model)."""
+    optimiser = torch.optim.Adam(module.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    lengths_cpu = split.lengths.cpu()
+    module.train()
+    for _ in range(epochs):
+        for index in batch_indices(len(split), batch_size, generator, lengths_cpu, device=split.x.device):
+            lengths = split.lengths[index]
+            loss = batch_loss(trim(split.x[index], lengths), lengths, index)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+    return module.eval()
 
 
 @torch.no_grad()

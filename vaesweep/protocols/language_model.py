@@ -23,11 +23,10 @@ import torch
 
 from vaesweep.config import ModelConfig, RunConfig
 from vaesweep.data.base import Split, Vocabulary
-from vaesweep.data.batching import batch_indices, trim
 from vaesweep.models.text import LSTMDecoder
 from vaesweep.models.vae import VAE
 from vaesweep.objectives.likelihoods import Categorical
-from vaesweep.protocols.common import concat_splits, model_device, pack_token_rows, split_batches
+from vaesweep.protocols.common import concat_splits, fit_on_text, model_device, pack_token_rows, split_batches
 
 LM_LR = 1e-3
 
@@ -60,19 +59,11 @@ def train_language_model(
     with torch.random.fork_rng(devices=[]):  # a seeded initialisation that leaves the global RNG alone
         torch.manual_seed(seed)
         lm = build_language_model(vocab, embed_dim, hidden).to(split.x.device)
-    optimiser = torch.optim.Adam(lm.parameters(), lr=lr)
-    generator = torch.Generator().manual_seed(seed)
-    lengths_cpu = split.lengths.cpu()
-    lm.train()
-    for _ in range(epochs):
-        for index in batch_indices(len(split), batch_size, generator, lengths_cpu, device=split.x.device):
-            lengths = split.lengths[index]
-            x = trim(split.x[index], lengths)
-            loss = -_sentence_log_probs(lm, x, lengths).sum() / lengths.sum()
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-    return lm.eval()
+
+    def loss(x: torch.Tensor, lengths: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        return -_sentence_log_probs(lm, x, lengths).sum() / lengths.sum()
+
+    return fit_on_text(lm, split, loss, epochs=epochs, batch_size=batch_size, seed=seed, lr=lr)
 
 
 @torch.no_grad()
