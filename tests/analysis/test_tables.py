@@ -183,8 +183,17 @@ def test_the_dgvae_default_row_is_not_any_aggregation_size():
 
 def test_a_fixed_sigma_vae_is_the_papers_vae_only_where_the_table_prints_sigma():
     runs = planted_sweep()[0]
+    runs.loc[runs["method"] == "vae", "mse"] = 9.0  # a Bernoulli VAE's MSE: not the paper's VAE row
     arelbo = build_table(TableView("arelbo_table3", "digits"), runs)
     assert "VAE (sigma_x2=1.0)" in set(arelbo.cells.loc[arelbo.cells["n"] > 0, "row"])
+    fixed = runs[(runs["method"] == "fixed_sigma") & (runs["status"] == "FINISHED")]
+    mse = arelbo.cells[
+        (arelbo.cells["row"] == "VAE (sigma_x2=1.0)") & (arelbo.cells["metric"] == "mse")
+    ].iloc[0]
+    assert (mse["n"], mse["mean"]) == (
+        len(fixed),
+        pytest.approx(fixed["mse"].mean()),
+    )  # not the Bernoulli VAE
     dgvae = build_table(TableView("dgvae_yahoo", "digits"), runs)
     vae = dgvae.cells[(dgvae.cells["row"] == "VAE") & (dgvae.cells["metric"] == "kl")].iloc[0]
     assert (vae["mean"], vae["n"]) == (0.3, 2)  # the digits VAE alone, not the sigma_x^2 = 1 model

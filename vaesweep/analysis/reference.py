@@ -186,6 +186,8 @@ def row_matches(
     """
     if reference_method(row, printed) != method or posterior not in ("", reference_posterior(row)):
         return False
+    if printed[method] & _GAUSSIAN_SIGMA and row.get("likelihood.kind") != "gaussian":
+        return False  # a Bernoulli VAE has a sigma_x2 column at its default, but no sigma_x^2
     return all(hparam(key, method, table).matches(row, hparams.get(key)) for key in printed[method])
 
 

@@ -74,16 +74,17 @@ def summary_table(
     return table
 
 
-def best_record(outcome: SweepOutcome) -> TrialRecord | None:
-    """The finished trial with the best objective value."""
+def best_records(outcome: SweepOutcome) -> dict[tuple[str, str], TrialRecord]:
+    """The finished trial with the best objective value per (data set, decoder likelihood):
+    an NLL under a Gaussian decoder (a density) and under a Bernoulli one are not comparable."""
     metric, mode = outcome.plan.metric, outcome.plan.mode
-    finished = [
-        r for r in outcome.records if r.result.get(FINAL) and math.isfinite(r.result.get(metric, math.nan))
-    ]
-    if not finished:
-        return None
+    groups: dict[tuple[str, str], list[TrialRecord]] = {}
+    for record in outcome.records:
+        if record.result.get(FINAL) and math.isfinite(record.result.get(metric, math.nan)):
+            key = (record.spec.dataset, record.spec.config().likelihood_kind)
+            groups.setdefault(key, []).append(record)
     pick = min if mode == "min" else max
-    return pick(finished, key=lambda r: r.result[metric])
+    return {key: pick(group, key=lambda r: r.result[metric]) for key, group in groups.items()}
 
 
 def reproduce_command(record: TrialRecord) -> str:
@@ -103,11 +104,12 @@ def report_lines(outcome: SweepOutcome) -> list[str]:
     table = summary_table(frame, table_metrics(outcome), sort)
     lines = [f"sweep {plan.name}: {outcome.status} in {outcome.seconds:.0f}s"]
     lines += [table.to_string() if not table.empty else "(no trial finished)"]
-    best = best_record(outcome)
-    if best is not None:
+    bests = best_records(outcome)
+    for (dataset, likelihood), best in bests.items():
+        among = f" (best among {likelihood} decoders on {dataset})" if len(bests) > 1 else ""
         lines += [
-            f"best {plan.metric}={best.result[plan.metric]:.4g}: {best.spec.arm} | {best.spec.dataset} | "
-            f"seed {best.spec.seed}",
+            f"best {plan.metric}={best.result[plan.metric]:.4g}: {best.spec.arm} | {dataset} | "
+            f"seed {best.spec.seed}{among}",
             f"  reproduce: {reproduce_command(best)}",
         ]
     if outcome.status == "KILLED":
