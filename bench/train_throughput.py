@@ -5,7 +5,7 @@ same in-memory data with the same batch size and optimiser, with nothing else: n
 no per-epoch bookkeeping. Epochs of the two are interleaved so machine noise hits both.
 Target (issue 2): fit / bare >= 0.95.
 
-    python bench/train_throughput.py [--epochs 4] [--device auto]
+    python bench/train_throughput.py [--epochs 10] [--device auto]
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def nll_time(method: str, dataset: str, overrides: dict, device: str, examples: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
     results = {

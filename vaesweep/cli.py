@@ -149,9 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dataset", default="digits")
     train.add_argument(
         "--set",
-        action="append",
+        action="extend",
+        nargs="+",
         metavar="KEY=VALUE",
-        help="override a field by dotted key or paper symbol (C=15, p=0.8); repeatable",
+        help="override fields by dotted key or paper symbol (--set C=15 p=0.8); repeatable",
     )
     train.add_argument("--epochs", type=int)
     train.add_argument("--seed", type=int)

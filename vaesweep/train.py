@@ -8,6 +8,7 @@ saves, so a resumed run ends exactly where an uninterrupted one does.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -118,8 +119,11 @@ class Trainer:
         if self.device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = config.train.precision == "tf32"
             torch.backends.cudnn.allow_tf32 = config.train.precision == "tf32"
-        self.autocast = torch.autocast(
-            self.device.type, dtype=torch.bfloat16, enabled=config.train.precision == "bf16"
+        # a disabled autocast still costs its enter/exit on every step; fp32/tf32 need none
+        self.autocast = (
+            torch.autocast(self.device.type, dtype=torch.bfloat16)
+            if config.train.precision == "bf16"
+            else contextlib.nullcontext()
         )
         if config.train.compile:
             self.model.encoder.compile(dynamic=True)

@@ -69,3 +69,13 @@ def test_bad_input_exits_2_with_one_line_naming_the_field(args, fragment):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0]
+
+
+def test_set_takes_several_assignments_at_once_and_repeated():
+    from vaesweep.cli import build_parser, resolved_overrides
+
+    args = build_parser().parse_args(
+        ["train", "--method", "du_vae", "--set", "gamma=1.0", "p=0.5", "--epochs", "3", "--set", "C=0"]
+    )
+    assert args.set == ["gamma=1.0", "p=0.5", "C=0"] and args.epochs == 3
+    assert resolved_overrides(args) == {"gamma": "1.0", "p": "0.5", "C": "0", "train.epochs": 3}
