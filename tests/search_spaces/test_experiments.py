@@ -128,6 +128,7 @@ def test_table_presets_are_the_papers_experiments():
         5.0,
     )
     assert _first("igp_table3", "yahoo").eval.agreement and _first("igp_table11", "dbpedia").eval.agreement
+    assert _first("igp_table11", "yahoo").eval.few_shot_probes
     assert _first("igp_table4", "cbt").eval.language_model
     mnist_iw = _first("igp_table12", "mnist", "IGP IWAE (iwae_samples=50)")
     assert (mnist_iw.model.hidden_sizes, mnist_iw.model.activation, mnist_iw.model.latent_dim) == (

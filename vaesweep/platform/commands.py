@@ -69,7 +69,14 @@ def _shown(value: object) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-PROTOCOL_FLAGS = ("fid", "language_model", "agreement", "label_budget_probes", "per_character_probes")
+PROTOCOL_FLAGS = (
+    "fid",
+    "language_model",
+    "agreement",
+    "label_budget_probes",
+    "few_shot_probes",
+    "per_character_probes",
+)
 
 
 def describe_setup(config) -> str:

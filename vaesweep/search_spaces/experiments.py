@@ -469,7 +469,8 @@ _register(
         _c_arms(),
         metrics=("f1", "accuracy"),
         protocol=IGP_TEXT,
-        evaluation={"eval.agreement": True},
+        # IGP Fig. 3 (few-shot probes at 0.1/1/10% of the labels) uses the same models
+        evaluation={"eval.agreement": True, "eval.few_shot_probes": True},
         per_dataset_protocol=_IGP_SIZES,
         reference=("igp_table11.csv",),
         metric_map={"accuracy": "probe_mlp"},
