@@ -176,3 +176,45 @@ def test_a_driver_killed_mid_sweep_resumes_to_exactly_the_expected_runs(tmp_path
     assert len(continued) == 1 and int(continued[0].data.tags["resumed_from_epoch"]) >= 2
     history = client.get_metric_history(continued[0].info.run_id, "train_loss")
     assert sorted(m.step for m in history) == [1, 2, 3, 4, 5, 6]
+
+
+def test_ui_serves_the_run_directorys_store_on_loopback(tracking_server):
+    import urllib.request
+
+    from vaesweep.platform.server import free_port
+
+    client = MlflowClient(tracking_server.uri)
+    experiment = client.create_experiment("ui-check")
+    parent = client.create_run(experiment, run_name="sweep").info.run_id
+    client.create_run(experiment, tags={"mlflow.parentRunId": parent}, run_name="trial")
+    port = free_port()
+    ui = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vaesweep.cli",
+            "ui",
+            "--runs-dir",
+            str(tracking_server.directory),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as page:
+                    assert page.status == 200 and b"MLflow" in page.read()
+                break
+            except OSError:
+                assert ui.poll() is None and time.monotonic() < deadline, "the UI did not come up"
+                time.sleep(1)
+        runs = MlflowClient(f"http://127.0.0.1:{port}").search_runs([experiment])
+        assert {r.info.run_name for r in runs} == {"sweep", "trial"}  # the same store, through the UI
+    finally:
+        ui.send_signal(signal.SIGINT)
+        ui.wait(timeout=30)
+    assert "127.0.0.1" in ui.stderr.read().decode()
