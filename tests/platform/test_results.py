@@ -31,3 +31,20 @@ def test_best_trial_is_chosen_per_data_set_and_decoder_likelihood(tmp_path):
         line.startswith("best nll=24.6: DGP (target_kl=5.0) | digits | seed 0 (best among bernoulli")
         for line in lines
     )
+
+
+def test_progress_shows_the_best_so_far_among_comparable_trials(tmp_path):
+    import io
+    from types import SimpleNamespace
+
+    from vaesweep.platform.progress import SweepMonitor
+    from vaesweep.trainables import OBJECTIVE
+
+    plan = plan_sweep(SweepOptions("demo", storage=str(tmp_path), tracking_uri="http://127.0.0.1:1"))
+    by_arm = {spec.arm: spec for spec in plan.trials if spec.dataset == "digits"}
+    monitor = SweepMonitor(plan, tracking=None, out=io.StringIO())
+    for arm, nll in (("DGP (target_kl=5.0)", 24.6), ("AR-ELBO", -28.0), ("VAE", 24.9)):
+        trial = SimpleNamespace(config={"trial": by_arm[arm].as_dict()})
+        monitor.on_result(trial, {OBJECTIVE: nll, FINAL: 1.0})
+    summary = monitor.summary()  # the last result is a Bernoulli VAE: compare it with Bernoulli trials only
+    assert "best nll among bernoulli decoders=24.6 (DGP (target_kl=5.0) | digits | seed" in summary

@@ -15,7 +15,7 @@ from typing import IO, Any
 from ray import cloudpickle
 from ray.tune import Callback
 
-from vaesweep.platform.sweep import SweepPlan, TrialRecord, trial_label
+from vaesweep.platform.sweep import SweepPlan, TrialRecord, comparison_group, trial_label
 from vaesweep.platform.tracking import SweepRun, TrialOutcome
 from vaesweep.search_spaces.experiments import TrialSpec
 from vaesweep.trainables import FINAL, OBJECTIVE
@@ -72,7 +72,8 @@ class SweepMonitor:
         self.tracking = tracking
         self.out = out
         self.trials: list = []
-        self.best: tuple[float, str] | None = None
+        self.best: dict[tuple[str, str], tuple[float, str]] = {}  # per comparison group
+        self.best_shown: tuple[str, str] | None = None  # the group of the latest final result
         self.started = time.monotonic()
         self.last_line = self.started
 
@@ -104,8 +105,10 @@ class SweepMonitor:
     def summary(self) -> str:
         c = self.counts()
         text = f"{c['done']}/{self.plan.size} done, {c['running']} running, {c['failed']} failed"
-        if self.best is not None:
-            text += f" | best {self.plan.metric}={self.best[0]:.4g} ({self.best[1]})"
+        if self.best_shown is not None:
+            value, label = self.best[self.best_shown]
+            among = f" among {self.best_shown[1]} decoders" if len(self.best) > 1 else ""
+            text += f" | best {self.plan.metric}{among}={value:.4g} ({label})"
         return text
 
     # -- Tune events ----------------------------------------------------------------------
@@ -117,11 +120,12 @@ class SweepMonitor:
         value = result.get(OBJECTIVE, math.nan)
         if not result.get(FINAL) or not math.isfinite(value):
             return
-        better = self.best is None or (
-            value < self.best[0] if self.plan.mode == "min" else value > self.best[0]
-        )
-        if better:
-            self.best = (value, trial_label(trial.config.get("trial", {})))
+        spec = TrialSpec.from_dict(trial.config["trial"])
+        group = comparison_group(spec)
+        best = self.best.get(group)
+        if best is None or (value < best[0] if self.plan.mode == "min" else value > best[0]):
+            self.best[group] = (value, trial_label(trial.config["trial"]))
+        self.best_shown = group
 
     def on_complete(self, trial, trials: list) -> None:
         self.trials = trials

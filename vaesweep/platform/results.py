@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from vaesweep.platform.sweep import SweepOutcome, TrialRecord
+from vaesweep.platform.sweep import SweepOutcome, TrialRecord, comparison_group
 from vaesweep.trainables import FINAL
 
 
@@ -81,7 +81,7 @@ def best_records(outcome: SweepOutcome) -> dict[tuple[str, str], TrialRecord]:
     groups: dict[tuple[str, str], list[TrialRecord]] = {}
     for record in outcome.records:
         if record.result.get(FINAL) and math.isfinite(record.result.get(metric, math.nan)):
-            key = (record.spec.dataset, record.spec.config().likelihood_kind)
+            key = comparison_group(record.spec)
             groups.setdefault(key, []).append(record)
     pick = min if mode == "min" else max
     return {key: pick(group, key=lambda r: r.result[metric]) for key, group in groups.items()}

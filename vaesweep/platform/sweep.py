@@ -335,6 +335,12 @@ def trial_label(spec: Mapping[str, Any]) -> str:
     return f"{spec.get('arm')} | {spec.get('dataset')} | seed {spec.get('seed')}"
 
 
+def comparison_group(spec: TrialSpec) -> tuple[str, str]:
+    """Trials whose objective values compare: the same data set and decoder likelihood (an NLL
+    under a Gaussian decoder is a density, under a Bernoulli one a probability)."""
+    return spec.dataset, spec.config().likelihood_kind
+
+
 def trial_name(trial) -> str:
     """Tune trial names: the arm, data set and seed a row of the table will show."""
     return trial_label(trial.config.get("trial", {}))
