@@ -31,11 +31,14 @@ AXIS_KEYS = (
     "posterior.family",
     "posterior.flow",
     "regulariser.kind",
+    "regulariser.decoder_penalty",
+    "regulariser.bow_weight",
     "annealing.schedule",
     "likelihood.kind",
     "likelihood.variance",
     "likelihood.variance_parameterisation",
     "prior.kind",
+    "model.decoder_skip",
 )
 
 

@@ -100,8 +100,10 @@ class RegulariserConfig:
         "(AR-ELBO Table 1, the KL's mean term when sigma_z = 0); "
         "density_gap: beta*DG with aggregation size |b| "
         "(DG-VAE); iwae: importance-weighted bound with k samples; mae: KL with MAE's "
-        "diversity (gamma) and smoothness (eta) terms; none: no regulariser (AE)",
-        choices=("kl", "target_kl", "free_bits", "density_gap", "iwae", "mae", "latent_l2", "none"),
+        "diversity (gamma) and smoothness (eta) terms; mmd: mmd_weight * MMD(q(z), p(z)) of the "
+        "batch's codes against prior samples (WAE-MMD, Tolstikhin et al. 2018); none: no "
+        "regulariser (AE)",
+        choices=("kl", "target_kl", "free_bits", "density_gap", "iwae", "mae", "latent_l2", "mmd", "none"),
     )
     beta: float = spec(1.0, "weight on the regulariser (beta-VAE beta; IGP eq. 2 beta)", gt=0.0)
     target_kl: float = spec(0.0, "C, the target KL of IGP eq. 2 (0 = plain ELBO)", ge=0.0)
@@ -126,6 +128,47 @@ class RegulariserConfig:
     iwae_samples: int = spec(1, "IWAE k importance samples per example", ge=1)
     mae_gamma: float = spec(1.0, "MAE gamma: weight of the diversity term -log MPD", ge=0.0)
     mae_eta: float = spec(0.2, "MAE eta: weight of the smoothness term Std[D_SKL]", ge=0.0)
+    mmd_weight: float = spec(
+        10.0,
+        "WAE lambda on the MMD (mmd): 10 is WAE's MNIST value, 100 its CelebA one (Tolstikhin et "
+        "al. 2018, section 4), with the paper's cost ||x - y||^2 (its code scales the cost by 0.05); "
+        "AR-ELBO section 5 does not state its value",
+        ge=0.0,
+    )
+    mmd_scales: tuple[float, ...] = spec(
+        (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0),
+        "mmd: inverse multiquadratic kernels C/(C + ||z - z'||^2) summed over C = 2 * dim(z) * s, "
+        "sigma_z^2 = 1 (WAE's seven scales s; AR-ELBO section 5: 'seven scales')",
+    )
+    decoder_penalty: str = spec(
+        "none",
+        "RAE decoder regulariser added to any objective (Ghosh et al. 2020, eq. 11): l2 = "
+        "||theta_decoder||^2 over every decoder parameter (RAE-L2); gradient_penalty = "
+        "E_x ||d mu(z)/dz||_F^2 at the encoder's z (RAE-GP; AR-ELBO eq. 4's gradient penalty)",
+        choices=("none", "l2", "gradient_penalty"),
+    )
+    decoder_penalty_weight: float = spec(
+        0.0,
+        "RAE lambda on the decoder regulariser (> 0 exactly when decoder_penalty is not none); the "
+        "RAE presets take the authors' MNIST configuration (1e-7 for l2, 5e-8 for the gradient "
+        "penalty; their code's squared error is a mean over pixels where ours sums them, so these "
+        "act more weakly here: sweep them); AR-ELBO does not state its values",
+        ge=0.0,
+    )
+    decoder_penalty_probes: int = spec(
+        1,
+        "gradient_penalty: random-sign probes v of the Hutchinson estimate E_v ||J^T v||^2 = ||J||_F^2 "
+        "(one vector-Jacobian product each); 0 = exact, one product per output unit (small decoders)",
+        ge=0,
+    )
+    bow_weight: float = spec(
+        0.0,
+        "bag-of-words loss weight (Zhao et al. 2017, bow-VAE): an MLP head predicts the "
+        "sentence's tokens from z without order, -sum_t log softmax(f(z))[x_t], added to the "
+        "loss with this weight on top of any kind, not annealed; a training term only (rec/NLL "
+        "stay the decoder's); text only (0 = off)",
+        ge=0.0,
+    )
 
 
 @dataclass
@@ -206,6 +249,11 @@ class ModelConfig:
         "lstm decoder conditioning: he = z sets the initial state and is concatenated to "
         "every input (He et al.); igp = zero initial state, z concatenated (IGP)",
         choices=("he", "igp"),
+    )
+    decoder_skip: bool = spec(
+        False,
+        "lstm decoder: skip connection from z to the output layer, logits = W_h h_t + W_z z + b "
+        "(skip-VAE, Dieng et al. 2019), on top of the he/igp conditioning",
     )
     init_uniform_lstm: float = spec(0.01, "lstm: U[-a, a] initialisation of LSTM weights", ge=0.0)
     init_uniform_embed: float = spec(0.1, "lstm: U[-a, a] initialisation of embeddings", ge=0.0)
@@ -593,6 +641,55 @@ def _check_device(device: str) -> None:
     raise ConfigError("train.device", device, "auto, cpu, cuda or cuda:N")
 
 
+def _check_mmd_and_decoder_penalty(config: RunConfig, data_kind: str) -> None:
+    """WAE-MMD's latent regulariser and RAE's decoder regularisers (ranges are checked already)."""
+    reg, defaults = config.regulariser, RegulariserConfig()
+    if reg.kind == "mmd":
+        if reg.beta != defaults.beta:
+            raise ConfigError(
+                "regulariser.beta", reg.beta, "1.0 with regulariser.kind=mmd (its weight is mmd_weight)"
+            )
+        if config.prior.kind != "standard":
+            raise ConfigError("prior.kind", config.prior.kind, "standard with the MMD (samples of N(0, I))")
+        if not reg.mmd_scales or any(s <= 0 or not math.isfinite(s) for s in reg.mmd_scales):
+            raise ConfigError("regulariser.mmd_scales", reg.mmd_scales, "one or more positive scales")
+    else:
+        for name in ("mmd_weight", "mmd_scales"):
+            if getattr(reg, name) != getattr(defaults, name):
+                raise ConfigError(
+                    f"regulariser.{name}", getattr(reg, name), "its default unless regulariser.kind is mmd"
+                )
+    if reg.decoder_penalty == "none" and reg.decoder_penalty_weight != 0:
+        raise ConfigError(
+            "regulariser.decoder_penalty_weight",
+            reg.decoder_penalty_weight,
+            "0 unless regulariser.decoder_penalty is l2 or gradient_penalty",
+        )
+    if reg.decoder_penalty != "none" and reg.decoder_penalty_weight <= 0:
+        raise ConfigError(
+            "regulariser.decoder_penalty_weight",
+            reg.decoder_penalty_weight,
+            f"> 0 with regulariser.decoder_penalty={reg.decoder_penalty}",
+        )
+    probes = reg.decoder_penalty_probes
+    if reg.decoder_penalty != "gradient_penalty" and probes != defaults.decoder_penalty_probes:
+        raise ConfigError(
+            "regulariser.decoder_penalty_probes",
+            reg.decoder_penalty_probes,
+            f"{defaults.decoder_penalty_probes} unless regulariser.decoder_penalty is gradient_penalty",
+        )
+    if reg.decoder_penalty == "gradient_penalty" and config.train.compile:
+        raise ConfigError(
+            "train.compile", True, "false with the gradient penalty (compiled graphs have no double backward)"
+        )
+    if reg.decoder_penalty == "gradient_penalty" and data_kind == "text":
+        raise ConfigError(
+            "regulariser.decoder_penalty",
+            reg.decoder_penalty,
+            "none or l2 on text (the LSTM decoder has no double backward on CUDA)",
+        )
+
+
 def validate(config: RunConfig) -> RunConfig:
     """Raise ConfigError for the first problem found; return the config unchanged otherwise.
 
@@ -643,6 +740,20 @@ def validate(config: RunConfig) -> RunConfig:
         raise ConfigError(
             "model.architecture", arch, f"64x64 RGB images; {config.data.name} is {info.image_shape}"
         )
+    # text-only options: a bag of words and a skip into an LSTM's output layer need tokens
+    if reg.bow_weight > 0 and info.kind != "text":
+        raise ConfigError(
+            "regulariser.bow_weight",
+            reg.bow_weight,
+            f"0 for image data ({config.data.name}); the bag-of-words loss predicts a sentence's tokens",
+        )
+    if model.decoder_skip and arch != "lstm":
+        raise ConfigError(
+            "model.decoder_skip",
+            model.decoder_skip,
+            f"false unless model.architecture is lstm (the skip feeds z to its output layer); "
+            f"{config.data.name} uses {arch}",
+        )
     if config.data.binarisation == "dynamic" and likelihood != "bernoulli":
         raise ConfigError("data.binarisation", "dynamic", "none unless the likelihood is bernoulli")
     if info.kind == "text" and config.data.binarisation != "none":
@@ -692,11 +803,15 @@ def validate(config: RunConfig) -> RunConfig:
         raise ConfigError("posterior.flow", post.flow, "none for a deterministic posterior")
 
     # regulariser
-    if deterministic != (reg.kind in ("none", "latent_l2")):
+    if deterministic and reg.kind not in ("none", "latent_l2", "mmd"):
         raise ConfigError(
             "regulariser.kind",
             reg.kind,
-            "none or latent_l2 exactly when posterior.family is deterministic (an AE has no KL)",
+            "none, latent_l2 or mmd when posterior.family is deterministic (an AE has no KL)",
+        )
+    if not deterministic and reg.kind in ("none", "latent_l2"):
+        raise ConfigError(
+            "regulariser.kind", reg.kind, "a KL-based regulariser or mmd for a stochastic posterior"
         )
     if post.bn_shift != 0 and post.family != "bn":
         raise ConfigError("posterior.bn_shift", post.bn_shift, "0 unless posterior.family is bn")
@@ -738,6 +853,7 @@ def validate(config: RunConfig) -> RunConfig:
         raise ConfigError("regulariser.target_kl", reg.target_kl, "0 unless regulariser.kind is target_kl")
     if reg.kind != "free_bits" and reg.free_bits != 0:
         raise ConfigError("regulariser.free_bits", reg.free_bits, "0 unless regulariser.kind is free_bits")
+    _check_mmd_and_decoder_penalty(config, info.kind)
     if config.prior.kind == "moig" and config.prior.components < 1:
         raise ConfigError("prior.components", config.prior.components, ">= 1")
     if model.latent_dim < 2 and post.flow == "iaf":

@@ -130,7 +130,9 @@ class Trainer:
             self.model.decoder.compile(dynamic=True)
         n = len(self.dataset.train)
         self.steps_per_epoch = math.ceil(n / config.train.batch_size)
-        self.objective = Objective(config, self.steps_per_epoch, self.steps_per_epoch * config.train.epochs)
+        self.objective = Objective(
+            config, self.steps_per_epoch, self.steps_per_epoch * config.train.epochs, self.model.decoder
+        )
         self.state = TrainState(lr=config.optim.lr)
         self.optimiser = _optimiser(config, self.model, config.optim.lr)
         self.shuffle = torch.Generator().manual_seed(config.train.seed)

@@ -51,6 +51,11 @@ def test_methods_lists_every_preset_with_axes_hyperparameters_and_ranges():
     du = catalogue["du_vae"]
     assert du["axes"]["posterior.family"] == "du"
     assert du["hyperparameters"]["posterior.keep_prob"] == {"default": 0.8, "allowed": "> 0.0 and <= 1.0"}
+    assert catalogue["bow_vae"]["data"] == ["text"] and catalogue["skip_vae"]["data"] == ["text"]
+    assert catalogue["bow_vae"]["axes"]["regulariser.bow_weight"] == 1.0
+    assert catalogue["bow_vae"]["hyperparameters"]["regulariser.bow_weight"]["default"] == 1.0
+    assert catalogue["skip_vae"]["axes"]["model.decoder_skip"] is True
+    assert catalogue["vae"]["axes"]["model.decoder_skip"] is False
     fields = run("methods", "--fields")
     assert "regulariser.aggregation_size" in fields.stdout
 
@@ -62,6 +67,8 @@ def test_methods_lists_every_preset_with_axes_hyperparameters_and_ranges():
         (("train", "--method", "du_vae", "--set", "p=0"), "posterior.keep_prob=0.0 is invalid"),
         (("train", "--method", "dg_vae", "--set", "b=5"), "regulariser.aggregation_size=5 is invalid"),
         (("train", "--method", "ar_elbo", "--dataset", "synthetic_text"), "likelihood.kind"),
+        (("train", "--method", "bow_vae"), "regulariser.bow_weight=1.0 is invalid"),
+        (("train", "--method", "skip_vae"), "model.decoder_skip=True is invalid"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_naming_the_field(args, fragment):

@@ -31,6 +31,11 @@ from vaesweep.methods import METHODS
         ("dg_vae", "digits", {"prior.kind": "mog"}, "prior.kind", "standard"),
         ("vae", "digits", {"C": 5}, "regulariser.target_kl", "target_kl"),
         ("vae", "digits", {"annealing.schedule": "sigmoid"}, "annealing.schedule", "linear"),
+        ("bow_vae", "digits", {}, "regulariser.bow_weight", "0 for image data"),
+        ("vae", "digits", {"regulariser.bow_weight": 1.0}, "regulariser.bow_weight", "image data"),
+        ("bow_vae", "synthetic_text", {"regulariser.bow_weight": -1}, "regulariser.bow_weight", ">= 0.0"),
+        ("skip_vae", "digits", {}, "model.decoder_skip", "lstm"),
+        ("vae", "digits", {"model.decoder_skip": True}, "model.decoder_skip", "lstm"),
     ],
 )
 def test_each_bad_value_names_its_field_and_what_is_allowed(
@@ -104,3 +109,16 @@ def test_every_preset_resolves_on_the_data_kinds_it_models(method):
         else:
             with pytest.raises(ConfigError):
                 resolve_config(method, dataset)
+
+
+def test_bag_of_words_and_the_decoder_skip_compose_with_any_text_method():
+    config = resolve_config(
+        "igp", "synthetic_text", {"regulariser.bow_weight": 0.5, "model.decoder_skip": True}
+    )
+    assert (config.posterior.family, config.regulariser.bow_weight, config.model.decoder_skip) == (
+        "isotropic",
+        0.5,
+        True,
+    )
+    both = resolve_config("skip_vae", "synthetic_text", {"model.text_decoder": "igp", "bow_weight": 1})
+    assert both.model.decoder_skip and both.regulariser.bow_weight == 1.0

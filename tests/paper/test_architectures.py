@@ -180,6 +180,8 @@ PAPER_TRIALS = [
     ("igp_table9", "snli", "IGP (target_kl=5.0)", (50, 128)),
     ("igp_table9", "dbpedia", "DGP (target_kl=15.0)", (200, 512)),
     ("dgvae_yahoo", "yahoo", "DG-VAE (aggregation_size=32)", (512, 1024)),
+    ("dgvae_yahoo", "yahoo", "bow-VAE", (512, 1024)),
+    ("dgvae_yahoo", "yahoo", "skip-VAE", (512, 1024)),
     ("igp_table12", "mnist", "IGP IWAE (iwae_samples=5)", None),
     ("arelbo_table1", "mnist", "stochastic (sigma_x2=1.0)", None),
     ("arelbo_table3", "mnist", "AR-ELBO (variance_parameterisation=diag_d)", None),

@@ -133,7 +133,8 @@ def hparam(key: str, method: str, table: str) -> HParam:
 # -- method and posterior ---------------------------------------------------------------------
 # The posterior column of the papers: DU-VAE and BN-VAE heads are diagonal Gaussians there.
 _POSTERIOR = {"diagonal": "diagonal", "isotropic": "isotropic", "du": "diagonal", "bn": "diagonal"}
-_FAMILY = {"du_vae": "du", "du_iaf": "du", "bn_vae": "bn", "iaf_bn": "bn"}
+# A row whose posterior the paper leaves blank takes the method's own (WAE-MMD: deterministic).
+_FAMILY = {"du_vae": "du", "du_iaf": "du", "bn_vae": "bn", "iaf_bn": "bn", "wae_mmd": "deterministic"}
 _GAUSSIAN_SIGMA = {"sigma_x2", "log_sigma_x2"}
 Printed = Mapping[str, set[str]]  # paper method -> every symbol a table prints for it
 # AR-ELBO calls two of our methods a VAE: the Gaussian VAE with a fixed sigma_x^2 (Tables 1, 3)

@@ -10,7 +10,7 @@ from vaesweep.models.conv import ConvDecoder, ConvEncoder
 from vaesweep.models.mlp import MLPDecoder, MLPEncoder
 from vaesweep.models.posteriors import build_posterior_head
 from vaesweep.models.priors import MixturePrior, StandardNormalPrior
-from vaesweep.models.text import LSTMDecoder, LSTMEncoder
+from vaesweep.models.text import BagOfWordsHead, LSTMDecoder, LSTMEncoder
 from vaesweep.models.vae import VAE
 from vaesweep.objectives.likelihoods import build_likelihood
 
@@ -56,4 +56,7 @@ def build_model(config: RunConfig, dataset: Dataset) -> VAE:
         config.model.flow_hidden,
         config.model.flow_blocks,
     )
-    return VAE(encoder, head, decoder, likelihood, build_prior(config))
+    bow_head = None
+    if config.regulariser.bow_weight > 0:  # bow-VAE; validation allows it on text only
+        bow_head = BagOfWordsHead(config.model.latent_dim, len(dataset.vocab))
+    return VAE(encoder, head, decoder, likelihood, build_prior(config), bow_head)

@@ -6,6 +6,10 @@ length. Decoder conditioning, ``text_decoder``:
   igp: zero initial state, z concatenated to every input embedding (IGP section 4).
 Dropout on the input embeddings and before the output layer; LSTM and embedding weights
 start uniform in [-a, a] (DU-VAE appendix E: 0.01 and 0.1).
+
+``decoder_skip`` (skip-VAE, Dieng et al. 2019, "generative skip models"): z is also wired into
+the output layer, logits_t = W_h h_t + W_z z + b, so every layer of this one-layer decoder sees
+z directly, whatever the LSTM carries. ``BagOfWordsHead`` is bow-VAE's f(z) (Zhao et al. 2017).
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ class LSTMDecoder(nn.Module):
         self.dropout_in = nn.Dropout(config.dropout_in)
         self.dropout_out = nn.Dropout(config.dropout_out)
         self.out = nn.Linear(config.lstm_hidden, vocab_size)
+        # skip-VAE: W_z z added to the logits (the bias b is the output layer's)
+        self.skip = nn.Linear(latent_dim, vocab_size, bias=False) if config.decoder_skip else None
         _uniform_(self.embed, config.init_uniform_embed)
         _uniform_(self.lstm, config.init_uniform_lstm)
 
@@ -68,11 +74,18 @@ class LSTMDecoder(nn.Module):
         embedded = self.dropout_in(self.embed(tokens))
         return torch.cat([embedded, z.unsqueeze(1).expand(-1, tokens.shape[1], -1)], dim=-1)
 
+    def _logits(self, outputs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Output layer on LSTM outputs [N, T, H]; with the skip, + W_z z at every step."""
+        logits = self.out(self.dropout_out(outputs))
+        if self.skip is not None:
+            logits = logits + self.skip(z).unsqueeze(1)
+        return logits
+
     def forward(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         bos = torch.full_like(x[:, :1], self.bos_id)
         inputs = torch.cat([bos, x[:, :-1]], dim=1)
         outputs, _ = self.lstm(self._step_inputs(inputs, z), self._initial_state(z))
-        return self.out(self.dropout_out(outputs))
+        return self._logits(outputs, z)
 
     @torch.no_grad()
     def greedy_decode(self, z: torch.Tensor, max_length: int) -> torch.Tensor:
@@ -83,9 +96,28 @@ class LSTMDecoder(nn.Module):
         generated = []
         for _ in range(max_length):
             output, state = self.lstm(self._step_inputs(tokens, z), state)
-            tokens = self.out(output[:, -1:]).argmax(-1)
+            tokens = self._logits(output[:, -1:], z).argmax(-1)
             generated.append(tokens)
             finished |= tokens.squeeze(1) == self.eos_id
             if bool(finished.all()):
                 break
         return torch.cat(generated, dim=1)
+
+
+BOW_HIDDEN = 400  # Zhao et al.'s code (NeuralDialog-CVAE): bow_fc1, 400 tanh units
+
+
+class BagOfWordsHead(nn.Module):
+    """bow-VAE's f(z): logits over the vocabulary for the sentence's words, without order.
+
+    Zhao, Zhao & Eskenazi 2017 (bag-of-words loss): an MLP, 400 tanh units then a projection to
+    the vocabulary, as in the authors' code. Trained only through the auxiliary loss
+    (vaesweep.objectives.bag_of_words); it is not part of p(x|z).
+    """
+
+    def __init__(self, latent_dim: int, vocab_size: int, hidden: int = BOW_HIDDEN) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.Tanh(), nn.Linear(hidden, vocab_size))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from vaesweep.models.posteriors import Posterior
+from vaesweep.objectives.bag_of_words import bag_of_words_nll
 from vaesweep.objectives.likelihoods import Likelihood
 
 
@@ -22,6 +23,8 @@ class ForwardOutput:
     z [K, B, D]; log_q = log q(z|x), log_pz = log p(z), log_px = log p(x|z), all [K, B];
     kl [B]: closed form when q is Gaussian and the prior standard, else the Monte Carlo mean of
     log q - log p over the K samples; kl_per_dim [B, D] only in the closed-form case.
+    bow_nll [K, B]: bow-VAE's bag-of-words loss of each sample of z, only when the model has a
+    bag-of-words head (a training term; log_px never includes it).
     """
 
     posterior: Posterior
@@ -32,6 +35,7 @@ class ForwardOutput:
     params: torch.Tensor
     kl: torch.Tensor
     kl_per_dim: torch.Tensor | None
+    bow_nll: torch.Tensor | None = None
 
 
 class VAE(nn.Module):
@@ -42,6 +46,7 @@ class VAE(nn.Module):
         decoder: nn.Module,
         likelihood: Likelihood,
         prior: nn.Module,
+        bow_head: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.encoder = encoder
@@ -49,6 +54,7 @@ class VAE(nn.Module):
         self.decoder = decoder
         self.likelihood = likelihood
         self.prior = prior
+        self.bow_head = bow_head  # bow-VAE's f(z) -> vocabulary logits (text), else None
 
     @property
     def latent_dim(self) -> int:
@@ -82,4 +88,5 @@ class VAE(nn.Module):
             kl_per_dim, kl = None, torch.zeros_like(log_q[0])
         else:
             kl_per_dim, kl = None, (log_q - log_pz).mean(0)
-        return ForwardOutput(posterior, z, log_q, log_pz, log_px, params, kl, kl_per_dim)
+        bow_nll = None if self.bow_head is None else bag_of_words_nll(self.bow_head(z), x, lengths)
+        return ForwardOutput(posterior, z, log_q, log_pz, log_px, params, kl, kl_per_dim, bow_nll)

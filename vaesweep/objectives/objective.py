@@ -1,4 +1,5 @@
-"""The training objective: reconstruction term + (scheduled) regulariser, or the IWAE bound."""
+"""The training objective: reconstruction term + (scheduled) regulariser, or the IWAE bound,
+plus bow-VAE's bag-of-words term when the model has its head (vaesweep.objectives.bag_of_words)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from vaesweep.config import RunConfig
 from vaesweep.metrics.likelihood import log_mean_exp
 from vaesweep.models.vae import ForwardOutput
 from vaesweep.objectives.likelihoods import Likelihood
-from vaesweep.objectives.regularisers import build_regulariser
+from vaesweep.objectives.regularisers import DecoderPenalty, build_regulariser
 from vaesweep.objectives.schedules import kl_weight, target_kl
 
 
@@ -22,6 +23,7 @@ class LossTerms:
     rec: torch.Tensor
     kl: torch.Tensor
     regulariser: torch.Tensor
+    bow: torch.Tensor | None = None  # bag-of-words loss, E_batch,q loss_bow (unweighted), if on
 
 
 @dataclass
@@ -33,13 +35,23 @@ class ScheduleState:
 class Objective:
     """Assembles the loss for one method; the only place the axes meet in training."""
 
-    def __init__(self, config: RunConfig, steps_per_epoch: int, total_steps: int) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        steps_per_epoch: int,
+        total_steps: int,
+        decoder: torch.nn.Module | None = None,
+    ) -> None:
+        """``decoder``: the module whose parameters an l2 decoder penalty (RAE-L2) regularises."""
         self.config = config
         self.steps_per_epoch = steps_per_epoch
         self.total_steps = total_steps
         self.samples = config.regulariser.iwae_samples
         self.importance_weighted = config.regulariser.kind == "iwae"
         self.regulariser = build_regulariser(config.regulariser, config.train.batch_size)
+        self.bow_weight = config.regulariser.bow_weight
+        penalty = config.regulariser.decoder_penalty
+        self.decoder_penalty = DecoderPenalty(config.regulariser, decoder) if penalty != "none" else None
 
     def schedule(self, step: int) -> ScheduleState:
         reg = self.config.regulariser
@@ -61,6 +73,16 @@ class Objective:
         if self.importance_weighted:
             # IWAE (Burda et al. 2016): -E log (1/k) sum_k p(x, z_k) / q(z_k|x)
             bound = log_mean_exp(out.log_px + out.log_pz - out.log_q, dim=0)
-            return LossTerms(-bound.mean(), rec, kl, kl)
-        regulariser = self.regulariser(out, schedule.target_kl)
-        return LossTerms(rec + schedule.kl_weight * regulariser, rec, kl, regulariser)
+            terms = LossTerms(-bound.mean(), rec, kl, kl)
+        else:
+            regulariser = self.regulariser(out, schedule.target_kl)
+            terms = LossTerms(rec + schedule.kl_weight * regulariser, rec, kl, regulariser)
+        if out.bow_nll is not None:
+            # bow-VAE (Zhao et al. 2017): + w * E loss_bow, not annealed, not part of rec
+            terms.bow = out.bow_nll.mean()
+            terms.loss = terms.loss + self.bow_weight * terms.bow
+        if self.decoder_penalty is not None:
+            # RAE (Ghosh et al. 2020): + lambda * L_REG of the decoder, not annealed
+            mean = likelihood.mean(out.params) if self.decoder_penalty.kind == "gradient_penalty" else None
+            terms.loss = terms.loss + self.decoder_penalty(out, mean)
+        return terms

@@ -137,6 +137,96 @@ class LatentL2Regulariser:
         return self.beta * 0.5 * out.posterior.mean.pow(2).sum(-1).mean()
 
 
+def mmd_imq(z: torch.Tensor, prior_z: torch.Tensor, scales: tuple[float, ...], prior_variance: float = 1.0):
+    """Unbiased U-statistic of MMD^2 between the codes ``z`` [..., n, D] and prior samples
+    ``prior_z`` [..., m, D] (WAE, Tolstikhin et al. 2018, Algorithm 2):
+
+        1/(n(n-1)) sum_{i!=j} k(z_i, z_j) + 1/(m(m-1)) sum_{i!=j} k(z~_i, z~_j)
+        - 2/(nm) sum_{i,j} k(z_i, z~_j),
+
+    with the inverse multiquadratic kernel k(x, y) = sum_s C_s / (C_s + ||x - y||^2),
+    C_s = 2 * D * prior_variance * s (WAE's section 4). Unbiased, so it can be negative when
+    q(z) = p(z). Leading dimensions are batched (one statistic per leading index).
+    """
+    n, m, dim = z.shape[-2], prior_z.shape[-2], z.shape[-1]
+    base = 2.0 * dim * prior_variance
+
+    def squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        cross = a @ b.transpose(-1, -2)
+        return (a.pow(2).sum(-1, keepdim=True) + b.pow(2).sum(-1).unsqueeze(-2) - 2 * cross).clamp_min(0)
+
+    def kernel(distances: torch.Tensor) -> torch.Tensor:
+        return sum(base * s / (base * s + distances) for s in scales)
+
+    def off_diagonal_mean(gram: torch.Tensor, size: int) -> torch.Tensor:
+        return (gram.sum((-2, -1)) - gram.diagonal(dim1=-2, dim2=-1).sum(-1)) / (size * (size - 1))
+
+    within_q = off_diagonal_mean(kernel(squared_distances(z, z)), n)
+    within_p = off_diagonal_mean(kernel(squared_distances(prior_z, prior_z)), m)
+    across = kernel(squared_distances(z, prior_z)).mean((-2, -1))
+    return within_q + within_p - 2 * across
+
+
+class MMDRegulariser:
+    """WAE-MMD (Tolstikhin et al. 2018, eq. 4 and Algorithm 2): lambda * MMD^2(q(z), p(z)) of the
+    batch's codes (all K samples) against as many samples of the prior N(0, I)."""
+
+    def __init__(self, config: RegulariserConfig) -> None:
+        self.weight = config.mmd_weight
+        self.scales = tuple(config.mmd_scales)
+
+    def __call__(self, out: ForwardOutput, target: float = 0.0) -> torch.Tensor:
+        z = out.z.reshape(-1, out.z.shape[-1])
+        if z.shape[0] < 2:  # a last batch of one example has no pairs
+            return torch.zeros((), device=z.device, dtype=z.dtype)
+        return self.weight * mmd_imq(z, torch.randn_like(z), self.scales)
+
+
+def decoder_l2(decoder: torch.nn.Module) -> torch.Tensor:
+    """RAE-L2 (Ghosh et al. 2020, section 4): ||theta||^2 over every decoder parameter."""
+    return sum(p.pow(2).sum() for p in decoder.parameters() if p.requires_grad)
+
+
+def decoder_gradient_penalty(mean: torch.Tensor, z: torch.Tensor, probes: int) -> torch.Tensor:
+    """RAE-GP (Ghosh et al. 2020, section 4; AR-ELBO eq. 4's gradient penalty): the squared
+    Frobenius norm of the Jacobian d mu(z) / dz of the decoder mean ``mean`` [K, B, ...] at the
+    codes ``z`` [K, B, D], averaged over the K * B codes; differentiable (create_graph).
+
+    ``probes`` >= 1: Hutchinson's estimate with random signs v, E_v ||J^T v||^2 = ||J||_F^2, one
+    vector-Jacobian product per probe (unbiased); 0: exact, one product per output unit.
+    For D(z) = W z it is ||W||_F^2.
+    """
+    codes = z.shape[0] * z.shape[1]
+    if probes == 0:
+        basis = torch.eye(mean[0, 0].numel(), device=mean.device, dtype=mean.dtype)
+        directions = (unit.expand(*mean.shape[:2], unit.numel()).reshape(mean.shape) for unit in basis)
+    else:
+        directions = (torch.randint_like(mean, 2) * 2 - 1 for _ in range(probes))
+    total = torch.zeros((), device=mean.device, dtype=mean.dtype)
+    for direction in directions:
+        (grad,) = torch.autograd.grad(mean, z, direction, create_graph=True)
+        total = total + grad.pow(2).sum()
+    return total / (codes * max(probes, 1))
+
+
+class DecoderPenalty:
+    """lambda * L_REG of RAE (Ghosh et al. 2020, eq. 11), added to any method's loss."""
+
+    def __init__(self, config: RegulariserConfig, decoder: torch.nn.Module | None) -> None:
+        if config.decoder_penalty == "l2" and decoder is None:
+            raise ValueError("the l2 decoder penalty needs the decoder's parameters")
+        self.kind = config.decoder_penalty
+        self.weight = config.decoder_penalty_weight
+        self.probes = config.decoder_penalty_probes
+        self.decoder = decoder
+
+    def __call__(self, out: ForwardOutput, mean: torch.Tensor | None) -> torch.Tensor:
+        """``mean``: the decoder mean mu(z) computed from ``out.z`` (the gradient penalty's D)."""
+        if self.kind == "l2":
+            return self.weight * decoder_l2(self.decoder)
+        return self.weight * decoder_gradient_penalty(mean, out.z, self.probes)
+
+
 class NoRegulariser:
     """An AE: nothing beyond the reconstruction."""
 
@@ -158,4 +248,6 @@ def build_regulariser(config: RegulariserConfig, batch_size: int):
         return MAERegulariser(config)
     if config.kind == "latent_l2":
         return LatentL2Regulariser(config)
+    if config.kind == "mmd":
+        return MMDRegulariser(config)
     return NoRegulariser()

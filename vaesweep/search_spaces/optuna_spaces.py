@@ -64,11 +64,17 @@ _TARGET_KL = {"regulariser.target_kl": FloatRange(1.0, 100.0, log=True)}  # grid
 _BN_GAMMA = {"posterior.gamma": FloatRange(0.2, 2.0, log=True)}  # DU-VAE 0.3-0.7, DG-VAE up to 1.8
 _FREE_BITS = {"regulariser.free_bits": FloatRange(0.05, 2.0, log=True)}  # DU-VAE 0.1-0.3, DG-VAE ~1.5
 _VARIANCE = {"likelihood.variance_parameterisation": Choice(VARIANCES)}
+_RAE = {  # grids: lambda 5e-8 ... 1e-6; RAE code's beta 1e-4 (MNIST/CelebA) to 1e-2 (CIFAR, no penalty)
+    "regulariser.beta": FloatRange(1e-5, 1e-2, log=True),
+    "regulariser.decoder_penalty_weight": FloatRange(1e-9, 1e-5, log=True),
+}
 
 METHOD_SPACES: dict[str, dict[str, Dimension]] = {
     "ae": {},
     "vae": {},
     "cyclic_vae": {"annealing.cycles": IntRange(1, 8), "annealing.cycle_ratio": FloatRange(0.25, 1.0)},
+    "bow_vae": {"regulariser.bow_weight": FloatRange(0.25, 4.0, log=True)},  # grid 0.5, 1, 2
+    "skip_vae": {},
     "beta_vae": {"regulariser.beta": FloatRange(0.05, 1.0, log=True)},  # grid 0.2, 0.4, 0.8
     "c_vae": _TARGET_KL,
     "igp": _TARGET_KL,
@@ -89,6 +95,9 @@ METHOD_SPACES: dict[str, dict[str, Dimension]] = {
     "ar_elbo": _VARIANCE,
     "trainable_sigma": _VARIANCE,
     "fixed_sigma": {"likelihood.sigma_x2": FloatRange(0.05, 1.0, log=True)},  # grid 10^0 ... 10^-1
+    "wae_mmd": {"regulariser.mmd_weight": FloatRange(1.0, 1000.0, log=True)},  # grid 10, 100
+    "rae": _RAE,
+    "rae_gp": _RAE,
 }
 
 
