@@ -641,6 +641,31 @@ def _check_device(device: str) -> None:
     raise ConfigError("train.device", device, "auto, cpu, cuda or cuda:N")
 
 
+# Fields that belong to some choices of an axis: with any other choice they keep their default
+# (a value set there would be silently ignored).
+_CHOICE_FIELDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("posterior.keep_prob", "posterior.family", ("du",)),
+    ("posterior.gamma", "posterior.family", ("du", "bn")),
+    ("posterior.committed_rate", "posterior.family", ("diagonal", "isotropic")),
+    ("posterior.bn_shift", "posterior.family", ("bn",)),
+    ("regulariser.aggregation_size", "regulariser.kind", ("density_gap",)),
+    ("regulariser.iwae_samples", "regulariser.kind", ("iwae",)),
+    ("regulariser.target_kl", "regulariser.kind", ("target_kl",)),
+    ("regulariser.free_bits", "regulariser.kind", ("free_bits",)),
+    ("regulariser.mmd_weight", "regulariser.kind", ("mmd",)),
+    ("regulariser.mmd_scales", "regulariser.kind", ("mmd",)),
+    ("regulariser.decoder_penalty_weight", "regulariser.decoder_penalty", ("l2", "gradient_penalty")),
+    ("regulariser.decoder_penalty_probes", "regulariser.decoder_penalty", ("gradient_penalty",)),
+)
+
+
+def _check_choice_fields(config: RunConfig) -> None:
+    values, defaults = config.flatten(), RunConfig().flatten()
+    for key, axis, choices in _CHOICE_FIELDS:
+        if values[key] != defaults[key] and values[axis] not in choices:
+            raise ConfigError(key, values[key], f"{defaults[key]} unless {axis} is {' or '.join(choices)}")
+
+
 def _check_mmd_and_decoder_penalty(config: RunConfig, data_kind: str) -> None:
     """WAE-MMD's latent regulariser and RAE's decoder regularisers (ranges are checked already)."""
     reg, defaults = config.regulariser, RegulariserConfig()
@@ -653,30 +678,11 @@ def _check_mmd_and_decoder_penalty(config: RunConfig, data_kind: str) -> None:
             raise ConfigError("prior.kind", config.prior.kind, "standard with the MMD (samples of N(0, I))")
         if not reg.mmd_scales or any(s <= 0 or not math.isfinite(s) for s in reg.mmd_scales):
             raise ConfigError("regulariser.mmd_scales", reg.mmd_scales, "one or more positive scales")
-    else:
-        for name in ("mmd_weight", "mmd_scales"):
-            if getattr(reg, name) != getattr(defaults, name):
-                raise ConfigError(
-                    f"regulariser.{name}", getattr(reg, name), "its default unless regulariser.kind is mmd"
-                )
-    if reg.decoder_penalty == "none" and reg.decoder_penalty_weight != 0:
-        raise ConfigError(
-            "regulariser.decoder_penalty_weight",
-            reg.decoder_penalty_weight,
-            "0 unless regulariser.decoder_penalty is l2 or gradient_penalty",
-        )
     if reg.decoder_penalty != "none" and reg.decoder_penalty_weight <= 0:
         raise ConfigError(
             "regulariser.decoder_penalty_weight",
             reg.decoder_penalty_weight,
             f"> 0 with regulariser.decoder_penalty={reg.decoder_penalty}",
-        )
-    probes = reg.decoder_penalty_probes
-    if reg.decoder_penalty != "gradient_penalty" and probes != defaults.decoder_penalty_probes:
-        raise ConfigError(
-            "regulariser.decoder_penalty_probes",
-            reg.decoder_penalty_probes,
-            f"{defaults.decoder_penalty_probes} unless regulariser.decoder_penalty is gradient_penalty",
         )
     if reg.decoder_penalty == "gradient_penalty" and config.train.compile:
         raise ConfigError(
@@ -713,7 +719,6 @@ def validate(config: RunConfig) -> RunConfig:
     info = dataset_info(config.data.name)
     post, reg, lik, model = config.posterior, config.regulariser, config.likelihood, config.model
     likelihood = config.likelihood_kind
-    defaults = PosteriorConfig()
 
     # data type <-> likelihood and architecture
     if info.kind == "text" and likelihood != "categorical":
@@ -787,18 +792,7 @@ def validate(config: RunConfig) -> RunConfig:
 
     # posterior
     deterministic = post.family == "deterministic"
-    if post.keep_prob != defaults.keep_prob and post.family != "du":
-        raise ConfigError("posterior.keep_prob", post.keep_prob, "1.0 unless posterior.family is du")
-    if post.gamma != defaults.gamma and post.family not in ("du", "bn"):
-        raise ConfigError(
-            "posterior.gamma", post.gamma, f"{defaults.gamma} unless posterior.family is du or bn"
-        )
-    if post.committed_rate > 0 and post.family not in ("diagonal", "isotropic"):
-        raise ConfigError(
-            "posterior.committed_rate",
-            post.committed_rate,
-            "0 unless posterior.family is diagonal or isotropic",
-        )
+    _check_choice_fields(config)
     if post.flow == "iaf" and deterministic:
         raise ConfigError("posterior.flow", post.flow, "none for a deterministic posterior")
 
@@ -813,8 +807,6 @@ def validate(config: RunConfig) -> RunConfig:
         raise ConfigError(
             "regulariser.kind", reg.kind, "a KL-based regulariser or mmd for a stochastic posterior"
         )
-    if post.bn_shift != 0 and post.family != "bn":
-        raise ConfigError("posterior.bn_shift", post.bn_shift, "0 unless posterior.family is bn")
     if post.fixed_variance > 0 and (post.family not in ("diagonal", "isotropic") or post.committed_rate > 0):
         raise ConfigError(
             "posterior.fixed_variance",
@@ -843,16 +835,6 @@ def validate(config: RunConfig) -> RunConfig:
                 reg.aggregation_size,
                 f"a divisor of train.batch_size={config.train.batch_size} (0 = the whole batch)",
             )
-    elif reg.aggregation_size != RegulariserConfig().aggregation_size:
-        raise ConfigError(
-            "regulariser.aggregation_size", reg.aggregation_size, "0 unless regulariser.kind is density_gap"
-        )
-    if reg.kind != "iwae" and reg.iwae_samples != 1:
-        raise ConfigError("regulariser.iwae_samples", reg.iwae_samples, "1 unless regulariser.kind is iwae")
-    if reg.kind != "target_kl" and reg.target_kl != 0:
-        raise ConfigError("regulariser.target_kl", reg.target_kl, "0 unless regulariser.kind is target_kl")
-    if reg.kind != "free_bits" and reg.free_bits != 0:
-        raise ConfigError("regulariser.free_bits", reg.free_bits, "0 unless regulariser.kind is free_bits")
     _check_mmd_and_decoder_penalty(config, info.kind)
     if config.prior.kind == "moig" and config.prior.components < 1:
         raise ConfigError("prior.components", config.prior.components, ">= 1")

@@ -24,7 +24,7 @@ class ForwardOutput:
     kl [B]: closed form when q is Gaussian and the prior standard, else the Monte Carlo mean of
     log q - log p over the K samples; kl_per_dim [B, D] only in the closed-form case.
     bow_nll [K, B]: bow-VAE's bag-of-words loss of each sample of z, only when the model has a
-    bag-of-words head (a training term; log_px never includes it).
+    bag-of-words head and is in training mode (a training term; log_px never includes it).
     """
 
     posterior: Posterior
@@ -88,5 +88,7 @@ class VAE(nn.Module):
             kl_per_dim, kl = None, torch.zeros_like(log_q[0])
         else:
             kl_per_dim, kl = None, (log_q - log_pz).mean(0)
-        bow_nll = None if self.bow_head is None else bag_of_words_nll(self.bow_head(z), x, lengths)
+        bow_nll = None  # a training term: evaluation passes (eval mode) skip the vocabulary-sized head
+        if self.bow_head is not None and self.training:
+            bow_nll = bag_of_words_nll(self.bow_head(z), x, lengths)
         return ForwardOutput(posterior, z, log_q, log_pz, log_px, params, kl, kl_per_dim, bow_nll)
