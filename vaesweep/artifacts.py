@@ -17,7 +17,7 @@ import torch
 from vaesweep.config import RunConfig
 from vaesweep.data.base import Dataset
 from vaesweep.data.batching import trim
-from vaesweep.models.vae import VAE
+from vaesweep.models.vae import VAE, model_device
 
 GRID_EXAMPLES = 16
 
@@ -35,7 +35,7 @@ def write_run_artifacts(
         written.append(_write_json(directory / "dimension_summary.json", details))
     split = dataset.split(config.eval.split)
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     with torch.no_grad():
         x, lengths = split.x.to(device), None if split.lengths is None else split.lengths.to(device)
         if lengths is not None:

@@ -11,7 +11,6 @@ import torch
 
 from vaesweep.config import RunConfig
 from vaesweep.data.base import Dataset, Split
-from vaesweep.data.batching import trim
 from vaesweep.metrics import (
     active_units,
     aggregate_posterior_stats,
@@ -29,7 +28,7 @@ from vaesweep.metrics import (
     probe_accuracy,
     rouge_n,
 )
-from vaesweep.models.vae import VAE
+from vaesweep.models.vae import VAE, model_device
 from vaesweep.protocols import paper_protocol_metrics
 
 MEMORY_BUDGET_BYTES = 256 * 2**20  # per chunk of decoder outputs during evaluation
@@ -47,34 +46,12 @@ class EncodedSplit:
     sigma_x2: float | None  # Gaussian decoders: the decoder variance, mean over pixels/examples
 
 
-def _batches(split: Split, batch_size: int, limit: int = 0, device: torch.device | None = None):
-    """Consecutive batches of a split, moved to ``device`` when the data set lives elsewhere."""
-    n = len(split) if limit <= 0 else min(limit, len(split))
-    for start in range(0, n, batch_size):
-        index = torch.arange(start, min(start + batch_size, n), device=split.x.device)
-        x, lengths = _batch(split.subset(index))
-        if device is not None and x.device != device:
-            x = x.to(device, non_blocking=True)
-            lengths = None if lengths is None else lengths.to(device, non_blocking=True)
-        yield x, lengths
-
-
-def _batch(split: Split) -> tuple[torch.Tensor, torch.Tensor | None]:
-    if split.lengths is None:
-        return split.x, None
-    return trim(split.x, split.lengths), split.lengths
-
-
-def model_device(model: VAE) -> torch.device:
-    return next(model.parameters()).device
-
-
 @torch.no_grad()
 def encode_split(model: VAE, split: Split, batch_size: int, limit: int = 0) -> EncodedSplit:
     model.eval()
     means, logvars, recs, kls, residuals, variances = [], [], [], [], [], []
     gaussian = hasattr(model.likelihood, "sigma_x2")
-    for x, lengths in _batches(split, batch_size, limit, model_device(model)):
+    for x, lengths in split.batches(batch_size, model_device(model), limit):
         out = model(x, lengths, k=1)
         means.append(out.posterior.mean)
         if out.posterior.logvar is not None:
@@ -132,7 +109,7 @@ def importance_weighted_nll(model: VAE, split: Split, config: RunConfig) -> torc
     """-log p(x) per example from ``eval.nll_samples`` importance samples (IWAE estimator)."""
     model.eval()
     values = []
-    for x, lengths in _batches(split, config.eval.batch_size, config.eval.max_examples, model_device(model)):
+    for x, lengths in split.batches(config.eval.batch_size, model_device(model), config.eval.max_examples):
         posterior = model.encode(x, lengths)
 
         def log_weights(k: int, x=x, lengths=lengths, posterior=posterior) -> torch.Tensor:
@@ -151,7 +128,7 @@ def prior_posterior_ll(model: VAE, split: Split, config: RunConfig) -> tuple[flo
     """DG-VAE priorLL and postLL (proposal (p + q)/2, ``eval.ll_samples`` from each)."""
     model.eval()
     prior_lls, post_lls = [], []
-    for x, lengths in _batches(split, config.eval.batch_size, config.eval.max_examples, model_device(model)):
+    for x, lengths in split.batches(config.eval.batch_size, model_device(model), config.eval.max_examples):
         posterior = model.encode(x, lengths)
         n, device = x.shape[0], x.device
         prior_ll, post_ll = prior_posterior_log_likelihood(
@@ -175,7 +152,7 @@ def text_reconstruction_scores(
     model.eval()
     vocab = dataset.vocab
     references, hypotheses = [], []
-    for x, lengths in _batches(split, config.eval.batch_size, config.eval.max_examples, model_device(model)):
+    for x, lengths in split.batches(config.eval.batch_size, model_device(model), config.eval.max_examples):
         codes = model.encode(x, lengths).mean
         decoded = model.decoder.greedy_decode(codes, max_length=int(lengths.max()) + 5)
         references += [vocab.decode(row.tolist()) for row in x]

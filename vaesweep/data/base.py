@@ -6,6 +6,7 @@ never DataLoader workers (DESIGN.md section 7).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -100,6 +101,25 @@ class Split:
             labels=None if self.labels is None else self.labels[index],
             extras={k: v[index] for k, v in self.extras.items()},
         )
+
+    def batches(
+        self, batch_size: int, device: torch.device | str | None = None, limit: int = 0
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """(x, lengths) of consecutive batches of the first ``limit`` examples (0 = all), on
+        ``device`` (default: the split's), text trimmed to each batch's longest sentence. Only
+        the batches move, so a split too large for the accelerator stays on the host."""
+        from vaesweep.data.batching import trim
+
+        n = len(self) if limit <= 0 else min(limit, len(self))
+        for start in range(0, n, batch_size):
+            x = self.x[start : start + batch_size]
+            lengths = None if self.lengths is None else self.lengths[start : start + batch_size]
+            if lengths is not None:
+                x = trim(x, lengths)
+            if device is not None:
+                x = x.to(device, non_blocking=True)
+                lengths = None if lengths is None else lengths.to(device, non_blocking=True)
+            yield x, lengths
 
     def nbytes(self) -> int:
         tensors = [self.x, self.lengths, self.labels, *self.extras.values()]

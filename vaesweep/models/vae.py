@@ -38,6 +38,11 @@ class ForwardOutput:
     bow_nll: torch.Tensor | None = None
 
 
+def model_device(model: nn.Module) -> torch.device:
+    """Where a model's parameters live (every evaluation moves its batches there)."""
+    return next(model.parameters()).device
+
+
 class VAE(nn.Module):
     def __init__(
         self,

@@ -10,8 +10,12 @@ import argparse
 import dataclasses
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from vaesweep.errors import ConfigError
+
+if TYPE_CHECKING:
+    from vaesweep.config import RunConfig
 
 
 def _one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -79,14 +83,11 @@ PROTOCOL_FLAGS = (
 )
 
 
-def describe_setup(config) -> str:
-    """One line of what a trial runs: network, optimiser, schedule and evaluation protocols."""
-    from vaesweep.data.registry import dataset_info
-
+def describe_setup(config: RunConfig) -> str:
+    """One line of what a trial runs: network, optimiser, schedule and evaluation protocols
+    (of a resolved config, whose architecture is never 'auto')."""
     model, optim, train = config.model, config.optim, config.train
-    architecture = (
-        model.architecture if model.architecture != "auto" else dataset_info(config.data.name).architecture
-    )
+    architecture = model.architecture
     if architecture == "lstm":
         network = f"lstm {model.embed_dim}/{model.lstm_hidden} ({model.text_decoder} decoder)"
     elif architecture == "mlp":

@@ -22,9 +22,9 @@ import torch
 
 from vaesweep.config import RunConfig
 from vaesweep.data.base import Dataset
-from vaesweep.models.vae import VAE
+from vaesweep.models.vae import VAE, model_device
 from vaesweep.protocols.agreement import agreement_metrics
-from vaesweep.protocols.common import model_device, posterior_means
+from vaesweep.protocols.common import posterior_means
 from vaesweep.protocols.fid import fid_metrics, load_feature_network
 from vaesweep.protocols.label_probes import (
     few_shot_accuracies,

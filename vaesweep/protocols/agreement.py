@@ -22,13 +22,11 @@ from vaesweep.data.base import Split, Vocabulary
 from vaesweep.metrics import probe_accuracy
 from vaesweep.metrics.probes import MLP_HIDDEN
 from vaesweep.models.text import LSTMEncoder
-from vaesweep.models.vae import VAE
+from vaesweep.models.vae import VAE, model_device
 from vaesweep.protocols.common import (
     fit_on_text,
     greedy_reconstructions,
-    model_device,
     posterior_means,
-    split_batches,
 )
 
 CLASSIFIER_LR = 1e-3
@@ -77,7 +75,7 @@ def train_text_classifier(
 @torch.no_grad()
 def predict(classifier: TextClassifier, split: Split, batch_size: int) -> torch.Tensor:
     classifier.eval()
-    batches = split_batches(split, batch_size, model_device(classifier))
+    batches = split.batches(batch_size, model_device(classifier))
     return torch.cat([classifier(x, lengths).argmax(1).cpu() for x, lengths in batches])
 
 

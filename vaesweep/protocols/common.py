@@ -3,31 +3,13 @@ and sentences decoded greedily, each batched so memory stays bounded whatever th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import torch
 
 from vaesweep.data.base import Split, Vocabulary
 from vaesweep.data.batching import batch_indices, trim
-from vaesweep.models.vae import VAE
-
-
-def split_batches(
-    split: Split, batch_size: int, device: torch.device | str | None = None
-) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-    """(x, lengths) batches of ``split`` in order, on ``device`` (default: the split's); text
-    batches trimmed to their longest sentence. A split too large for the accelerator stays
-    on the host and only its batches move."""
-    for index in torch.arange(len(split), device=split.x.device).split(batch_size):
-        part = split.subset(index).to(device or split.x.device)
-        if part.lengths is None:
-            yield part.x, None
-        else:
-            yield trim(part.x, part.lengths), part.lengths
-
-
-def model_device(model: torch.nn.Module) -> torch.device:
-    return next(model.parameters()).device
+from vaesweep.models.vae import VAE, model_device
 
 
 def fit_on_text(
@@ -61,7 +43,7 @@ def posterior_means(model: VAE, split: Split, batch_size: int) -> torch.Tensor:
     """Means of q(z|x) [N, D] (the base Gaussian's for flows): the representation the papers'
     probes and generative protocols use (IGP section 4.2, DU-VAE section 4.3)."""
     model.eval()
-    batches = split_batches(split, batch_size, model_device(model))
+    batches = split.batches(batch_size, model_device(model))
     return torch.cat([model.encode(x, lengths).mean for x, lengths in batches])
 
 
@@ -107,7 +89,7 @@ def greedy_reconstructions(model: VAE, split: Split, vocab: Vocabulary, batch_si
     up to 5 tokens longer than the batch's longest input, as the BLEU evaluation does."""
     model.eval()
     parts = []
-    for x, lengths in split_batches(split, batch_size, model_device(model)):
+    for x, lengths in split.batches(batch_size, model_device(model)):
         rows = model.decoder.greedy_decode(model.encode(x, lengths).mean, max_length=int(lengths.max()) + 5)
         parts.append(pack_token_rows(rows, vocab))
     result = concat_splits(parts, vocab.pad_id)

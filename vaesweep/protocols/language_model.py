@@ -24,9 +24,9 @@ import torch
 from vaesweep.config import ModelConfig, RunConfig
 from vaesweep.data.base import Split, Vocabulary
 from vaesweep.models.text import LSTMDecoder
-from vaesweep.models.vae import VAE
+from vaesweep.models.vae import VAE, model_device
 from vaesweep.objectives.likelihoods import Categorical
-from vaesweep.protocols.common import concat_splits, fit_on_text, model_device, pack_token_rows, split_batches
+from vaesweep.protocols.common import concat_splits, fit_on_text, pack_token_rows
 
 LM_LR = 1e-3
 
@@ -71,7 +71,7 @@ def perplexity(lm: LSTMDecoder, split: Split, batch_size: int) -> float:
     """exp(-sum log p / number of tokens, </s> included) of ``split`` under ``lm``."""
     lm.eval()
     total, tokens = 0.0, 0
-    for x, lengths in split_batches(split, batch_size, model_device(lm)):
+    for x, lengths in split.batches(batch_size, model_device(lm)):
         total += float(_sentence_log_probs(lm, x, lengths).sum())
         tokens += int(lengths.sum())
     return math.exp(-total / tokens)
