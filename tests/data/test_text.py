@@ -176,3 +176,16 @@ def test_read_vocab_rejects_blank_tokens(tmp_path):
     path.write_text("a\n\nb\n")
     with pytest.raises(DataError, match=r"vocab\.txt, line 2: empty token"):
         read_vocab(path)
+
+
+def test_split_batches_stop_at_the_limit_and_trim_each_batch():
+    import torch
+
+    from vaesweep.data.base import Split
+
+    x = torch.tensor([[5, 2, 0, 0], [5, 6, 2, 0], [5, 6, 7, 2], [5, 2, 0, 0], [5, 6, 2, 0]])
+    split = Split(x, lengths=torch.tensor([2, 3, 4, 2, 3]))
+    batches = list(split.batches(2, limit=3))
+    assert [tuple(b.shape) for b, _ in batches] == [(2, 3), (1, 4)]  # 3 examples, not 4
+    assert torch.equal(torch.cat([lengths for _, lengths in batches]), torch.tensor([2, 3, 4]))
+    assert sum(len(b) for b, _ in split.batches(2)) == 5

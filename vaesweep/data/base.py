@@ -112,8 +112,9 @@ class Split:
 
         n = len(self) if limit <= 0 else min(limit, len(self))
         for start in range(0, n, batch_size):
-            x = self.x[start : start + batch_size]
-            lengths = None if self.lengths is None else self.lengths[start : start + batch_size]
+            end = min(start + batch_size, n)
+            x = self.x[start:end]
+            lengths = None if self.lengths is None else self.lengths[start:end]
             if lengths is not None:
                 x = trim(x, lengths)
             if device is not None:
