@@ -11,12 +11,7 @@ import importlib
 import json
 import sys
 
-from vaesweep.config import (
-    RunConfig,
-    field_spec,
-    parse_assignments,
-    resolve_config,
-)
+from vaesweep.config import RunConfig, param_of, parse_assignments, resolve_config
 from vaesweep.errors import ConfigError, DataError
 
 # Command groups that live beside the packages they drive; each module has register(subparsers).
@@ -26,34 +21,29 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "vaesweep.platform.commands",
 )
 
-# The keys that say which unit a method uses on each axis.
-AXIS_KEYS = (
-    "posterior.family",
-    "posterior.flow",
-    "regulariser.kind",
-    "regulariser.decoder_penalty",
+# Beside each axis's unit (its registry key), the switches that add a part to a method.
+SWITCH_KEYS = (
     "regulariser.bow_weight",
-    "annealing.schedule",
-    "likelihood.kind",
     "likelihood.variance",
     "likelihood.variance_parameterisation",
-    "prior.kind",
     "model.decoder_skip",
 )
 
 
+def axis_keys() -> tuple[str, ...]:
+    """The keys that say which unit a method uses on each axis."""
+    from vaesweep.config.rules import registries
+
+    return (*(registry.key for registry in registries()), *SWITCH_KEYS)
+
+
 def _allowed(key: str) -> str:
-    meta = field_spec(key).metadata
-    if meta["choices"]:
-        return "|".join(map(str, meta["choices"]))
-    bounds = []
-    if meta["gt"] is not None:
-        bounds.append(f"> {meta['gt']}")
-    if meta["ge"] is not None:
-        bounds.append(f">= {meta['ge']}")
-    if meta["le"] is not None:
-        bounds.append(f"<= {meta['le']}")
-    return " and ".join(bounds) or "any"
+    """What a field accepts, as ``vaesweep methods`` prints it."""
+    param = param_of(key)
+    if param.choices:
+        return "|".join(map(str, param.choices))
+    allowed = param.allowed()
+    return "any" if allowed.startswith("any") else allowed
 
 
 def resolved_overrides(args: argparse.Namespace) -> dict[str, str]:
@@ -106,7 +96,7 @@ def command_methods(args: argparse.Namespace) -> int:
     defaults = RunConfig()
     if args.fields:
         rows = [
-            {"key": k, "default": v, "allowed": _allowed(k), "doc": field_spec(k).metadata["doc"]}
+            {"key": k, "default": v, "allowed": _allowed(k), "doc": param_of(k).doc}
             for k, v in defaults.flatten().items()
             if k != "method"
         ]
@@ -119,13 +109,15 @@ def command_methods(args: argparse.Namespace) -> int:
     catalogue = []
     for method in METHODS.values():
         flat = RunConfig.from_dict({**defaults.flatten(), **method.settings}).flatten()
-        axes = {key: flat[key] for key in AXIS_KEYS}
+        axes = {key: flat[key] for key in axis_keys()}
         hyper = {key: {"default": flat[key], "allowed": _allowed(key)} for key in method.hyperparameters}
         catalogue.append(
             {
                 "method": method.name,
                 "title": method.title,
                 "source": method.source,
+                "paper": method.paper,
+                "label": method.label,
                 "data": list(method.data_kinds),
                 "axes": axes,
                 "hyperparameters": hyper,

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vaesweep import noise
 from vaesweep.config import RunConfig, validate
 from vaesweep.data import load_dataset
 from vaesweep.data.base import Dataset
@@ -29,7 +30,7 @@ from vaesweep.data.batching import batch_indices, trim
 from vaesweep.errors import DivergedError
 from vaesweep.evaluation import elbo_loss, encode_split, full_metrics, standard_metrics
 from vaesweep.models.build import build_model
-from vaesweep.models.posteriors import batchnorm_heads
+from vaesweep.models.posteriors.heads import batchnorm_heads
 from vaesweep.models.vae import VAE
 from vaesweep.objectives.objective import Objective
 from vaesweep.protocols import check_protocol_config
@@ -130,9 +131,7 @@ class Trainer:
             self.model.decoder.compile(dynamic=True)
         n = len(self.dataset.train)
         self.steps_per_epoch = math.ceil(n / config.train.batch_size)
-        self.objective = Objective(
-            config, self.steps_per_epoch, self.steps_per_epoch * config.train.epochs, self.model.decoder
-        )
+        self.objective = Objective(config, self.steps_per_epoch, self.steps_per_epoch * config.train.epochs)
         self.state = TrainState(lr=config.optim.lr)
         self.optimiser = _optimiser(config, self.model, config.optim.lr)
         self.shuffle = torch.Generator().manual_seed(config.train.seed)
@@ -172,7 +171,8 @@ class Trainer:
     def train_epoch(self) -> dict[str, float]:
         config, model, train = self.config, self.model, self.dataset.train
         model.train()
-        sums = torch.zeros(3, device=self.device)
+        sums: torch.Tensor | None = None
+        names: list[str] = []
         dynamic = self.dataset.binarisation == "dynamic"
         noise_after_warmup = config.posterior.noise_start == "after_warmup"
         rescale_after_step = config.posterior.rescale == "after_step"
@@ -189,14 +189,14 @@ class Trainer:
                 lengths = lengths.to(self.device)
             x = x.to(self.device, non_blocking=True)
             if dynamic:
-                x = torch.bernoulli(x)
-            schedule = self.objective.schedule(self.state.step)
+                x = noise.source().bernoulli(x)
+            values = self.objective.values(self.state.step)
             if noise_after_warmup:
                 for head in self.bn_heads:
-                    head.noise_active = schedule.kl_weight >= 1.0
+                    head.noise_active = values.kl_weight >= 1.0
             with self.autocast:
                 out = model(x, lengths, k=samples)
-                terms = self.objective(out, model.likelihood, x, lengths, schedule)
+                terms = self.objective(out, model, x, lengths, values)
             self.optimiser.zero_grad(set_to_none=True)
             terms.loss.backward()
             if clip > 0:
@@ -205,20 +205,18 @@ class Trainer:
             if rescale_after_step:
                 for head in self.bn_heads:
                     head.rescale_()
-            sums.add_(torch.stack([terms.loss, terms.rec, terms.kl]).detach(), alpha=x.shape[0])
+            if sums is None:  # the terms are the same at every step: their names fix the order
+                names = ["loss", *terms.terms]
+                sums = torch.zeros(len(names), device=self.device)
+            step_terms = torch.stack([terms.loss, *terms.terms.values()]).detach()
+            sums.add_(step_terms, alpha=x.shape[0])
             self.state.step += 1
         model.likelihood.end_epoch()
-        loss, rec, kl = (sums / len(train)).tolist()  # the one host synchronisation per epoch
-        schedule = self.objective.schedule(self.state.step)
-        metrics = {
-            "train_loss": loss,
-            "train_rec": rec,
-            "train_kl": kl,
-            "kl_weight": schedule.kl_weight,
-            "lr": self.state.lr,
-        }
-        if config.regulariser.kind == "target_kl":
-            metrics["target_kl"] = schedule.target_kl
+        totals = (sums / len(train)).tolist()  # the one host synchronisation per epoch
+        metrics = {f"train_{name}": value for name, value in zip(names, totals, strict=True)}
+        values = self.objective.values(self.state.step)
+        metrics |= {"kl_weight": values.kl_weight, "lr": self.state.lr}
+        metrics |= self.objective.regulariser.scheduled(self.state.step)  # e.g. IGP's C_t
         return metrics
 
     def _validate(self) -> dict[str, float]:

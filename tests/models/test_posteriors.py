@@ -5,15 +5,16 @@ import math
 import pytest
 import torch
 
-from vaesweep.config import ALPHA_FLOOR, PosteriorConfig
-from vaesweep.models.posteriors import (
+from vaesweep.config import PosteriorConfig, resolve_config
+from vaesweep.models.posteriors import build_posterior_head
+from vaesweep.models.posteriors.heads import (
+    ALPHA_FLOOR,
     BatchNormHead,
     GaussianHead,
     Posterior,
-    build_posterior_head,
     committed_rate_variance,
 )
-from vaesweep.models.priors import StandardNormalPrior
+from vaesweep.models.priors.modules import StandardNormalPrior
 
 
 @pytest.mark.parametrize("isotropic", [False, True])
@@ -109,8 +110,10 @@ def test_delta_vae_keeps_every_dimension_above_the_committed_rate(delta):
 
 
 def test_iaf_head_returns_a_flow_posterior():
-    config = PosteriorConfig(family="du", flow="iaf", gamma=0.5)
-    head = build_posterior_head(config, 6, 4, flow_hidden=16, flow_blocks=2)
+    config = resolve_config(
+        "du_iaf", "digits", {"gamma": 0.5, "model.flow_hidden": 16, "model.flow_blocks": 2}
+    )
+    head = build_posterior_head(config, 6, 4)
     posterior = head(torch.randn(3, 6))
     assert posterior.flow is not None and not posterior.is_gaussian
     z, log_q = posterior.rsample(2)

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from vaesweep.models.priors import MixturePrior, StandardNormalPrior
+from vaesweep.models.priors.modules import MixturePrior, StandardNormalPrior
 
 
 def test_mixture_prior_integrates_to_one_in_one_dimension():

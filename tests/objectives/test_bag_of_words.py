@@ -82,12 +82,13 @@ def test_the_objective_adds_the_weighted_term_outside_the_kl_annealing():
     objective = Objective(config, steps_per_epoch=1, total_steps=10)
     x, lengths = data.train.x, data.train.lengths
     out = model(x, lengths)
-    schedule = objective.schedule(0)
-    terms = objective(out, model.likelihood, x, lengths, schedule)
-    assert schedule.kl_weight == 0.0
+    values = objective.values(0)
+    terms = objective(out, model, x, lengths, values)
+    assert values.kl_weight == 0.0
     head_logits = model.bow_head(out.z)
-    assert torch.allclose(terms.bow, bag_of_words_nll(head_logits, x, lengths).mean())
-    assert torch.allclose(terms.loss, terms.rec + 2.0 * terms.bow)
+    bow = terms.terms["bow"]
+    assert torch.allclose(bow, bag_of_words_nll(head_logits, x, lengths).mean())
+    assert torch.allclose(terms.loss, terms.rec + 2.0 * bow)
     assert torch.allclose(terms.rec, -out.log_px.mean())  # rec is the decoder's alone
     # the bag-of-words head gets gradient from the loss, but none from rec
     head = list(model.bow_head.parameters())

@@ -2,17 +2,18 @@
 (AR-ELBO eq. 4's) and the L2 norm of the decoder's parameters, and how the objective adds them."""
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
 from torch import nn
 
 from tests.train.test_fit import QUICK
-from vaesweep.config import RegulariserConfig, resolve_config
+from vaesweep.config import resolve_config
 from vaesweep.data import load_dataset
 from vaesweep.models.build import build_model
+from vaesweep.objectives.decoder_penalties import DECODER_PENALTIES, decoder_gradient_penalty, decoder_l2
 from vaesweep.objectives.objective import Objective
-from vaesweep.objectives.regularisers import DecoderPenalty, decoder_gradient_penalty, decoder_l2
 from vaesweep.train import fit
 
 # float() of a loss that keeps its graph (the penalties must stay differentiable)
@@ -63,10 +64,9 @@ def test_decoder_l2_is_the_sum_of_squared_decoder_parameters():
     decoder = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
     expected = sum(float(p.detach().pow(2).sum()) for p in decoder.parameters())  # weights and biases
     assert float(decoder_l2(decoder).detach()) == pytest.approx(expected, rel=1e-6)
-    unit = DecoderPenalty(RegulariserConfig(decoder_penalty="l2", decoder_penalty_weight=0.25), decoder)
-    assert float(unit(None, None).detach()) == pytest.approx(0.25 * expected, rel=1e-6)
-    with pytest.raises(ValueError):
-        DecoderPenalty(RegulariserConfig(decoder_penalty="l2", decoder_penalty_weight=1.0), None)
+    unit = DECODER_PENALTIES["l2"](resolve_config("rae", "digits"))
+    parts = unit(None, SimpleNamespace(decoder=decoder), SimpleNamespace(decoder_penalty_weight=0.25), None)
+    assert float(parts["decoder_penalty"].detach()) == pytest.approx(0.25 * expected, rel=1e-6)
 
 
 @pytest.mark.parametrize("method", ["rae", "rae_gp"])
@@ -80,9 +80,10 @@ def test_objective_is_reconstruction_plus_latent_l2_plus_the_decoder_penalty(met
     dataset = load_dataset(config.data)
     model = build_model(config, dataset).eval()  # BN statistics fixed: examples independent
     x = dataset.train.x[:8]
-    objective = Objective(config, steps_per_epoch=1, total_steps=1, decoder=model.decoder)
+    objective = Objective(config, steps_per_epoch=1, total_steps=1)
     out = model(x)
-    terms = objective(out, model.likelihood, x, None, objective.schedule(0))
+    terms = objective(out, model, x, None, objective.values(0))
+    assert set(terms.terms) == {"rec", "kl", "latent_l2", "decoder_penalty"}
     mean = model.likelihood.mean(out.params)[0]  # K = 1 sample
     sse = (x - mean).pow(2).flatten(1).sum(-1).mean()  # sigma_x^2 = 1/2: rec = SSE + const
     latent = 1e-4 * 0.5 * out.z.pow(2).sum(-1).mean()

@@ -4,7 +4,12 @@ import math
 
 import torch
 
-from vaesweep.objectives.regularisers import density_gap
+from vaesweep.noise import GlobalNoise
+from vaesweep.objectives.regularisers import density_gap as _density_gap
+
+
+def density_gap(mean, logvar, aggregation_size, samples, joint):
+    return _density_gap(mean, logvar, aggregation_size, samples, joint, GlobalNoise())
 
 
 def _kl(mean, logvar):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vaesweep.config import LikelihoodConfig
-from vaesweep.objectives.likelihoods import (
+from vaesweep.objectives.likelihoods.modules import (
     AR_ELBO_EPS,
     Bernoulli,
     Categorical,

@@ -3,15 +3,17 @@ MMD^2 with inverse multiquadratic kernels, against a double sum, the population 
 Gaussians, and its own expectation."""
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
 from scipy import integrate
 
-from vaesweep.config import RegulariserConfig
-from vaesweep.models.posteriors import Posterior
+from vaesweep.config import RegulariserConfig, resolve_config
+from vaesweep.models.posteriors.heads import Posterior
 from vaesweep.models.vae import ForwardOutput
-from vaesweep.objectives.regularisers import MMDRegulariser, mmd_imq
+from vaesweep.noise import GlobalNoise
+from vaesweep.objectives.regularisers import REGULARISERS, mmd_imq
 
 SCALES = RegulariserConfig().mmd_scales
 
@@ -100,12 +102,13 @@ def test_the_regulariser_weighs_the_codes_against_as_many_prior_samples():
     z = torch.randn(16, 3, generator=torch.Generator().manual_seed(4))
     zeros = torch.zeros(1, 16)
     out = ForwardOutput(Posterior(z, None), z.unsqueeze(0), zeros, zeros, zeros, zeros, zeros[0], None)
-    unit = MMDRegulariser(RegulariserConfig(kind="mmd", mmd_weight=10.0))
+    unit = REGULARISERS["mmd"](resolve_config("wae_mmd", "digits"))
+    values = SimpleNamespace(mmd_weight=10.0)
     torch.manual_seed(5)
-    value = float(unit(out))
+    value = float(unit(out, values, GlobalNoise())["mmd"])
     torch.manual_seed(5)
     expected = 10.0 * float(mmd_imq(z, torch.randn_like(z), SCALES))
     assert value == pytest.approx(expected, rel=1e-6)
     one = ForwardOutput(Posterior(z[:1], None), z[:1].unsqueeze(0), zeros[:, :1], zeros[:, :1],
                         zeros[:, :1], zeros[:, :1], zeros[0, :1], None)  # fmt: skip
-    assert float(unit(one)) == 0.0  # a batch of one has no pairs
+    assert float(unit(one, values, GlobalNoise())["mmd"]) == 0.0  # a batch of one has no pairs

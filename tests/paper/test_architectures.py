@@ -123,7 +123,7 @@ def test_resnet_pixelcnn_vae_trains_one_step_and_evaluates():
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = dataset.train.x
     before = [p.detach().clone() for p in model.parameters()]
-    terms = objective(model(x), model.likelihood, x, None, objective.schedule(0))
+    terms = objective(model(x), model, x, None, objective.values(0))
     optimiser.zero_grad()
     terms.loss.backward()
     optimiser.step()
@@ -210,7 +210,7 @@ def test_each_table_presets_paper_network_trains_one_step(preset, dataset, arm, 
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-4)
     x, lengths = data.train.x, data.train.lengths
     out = model(x, lengths, k=objective.samples)
-    terms = objective(out, model.likelihood, x, lengths, objective.schedule(0))
+    terms = objective(out, model, x, lengths, objective.values(0))
     optimiser.zero_grad()
     terms.loss.backward()
     optimiser.step()

@@ -13,10 +13,10 @@ from torch import nn
 from vaesweep.config import LikelihoodConfig, resolve_config
 from vaesweep.data.base import Split
 from vaesweep.evaluation import encode_split, importance_weighted_nll
-from vaesweep.models.posteriors import GaussianHead
-from vaesweep.models.priors import StandardNormalPrior
+from vaesweep.models.posteriors.heads import GaussianHead
+from vaesweep.models.priors.modules import StandardNormalPrior
 from vaesweep.models.vae import VAE
-from vaesweep.objectives.likelihoods import Gaussian
+from vaesweep.objectives.likelihoods.modules import Gaussian
 
 SHAPE = (1, 2, 3)  # d = 6
 D, NOISE = 3, 0.5

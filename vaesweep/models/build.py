@@ -9,7 +9,7 @@ from vaesweep.data.base import Dataset
 from vaesweep.models.conv import ConvDecoder, ConvEncoder
 from vaesweep.models.mlp import MLPDecoder, MLPEncoder
 from vaesweep.models.posteriors import build_posterior_head
-from vaesweep.models.priors import MixturePrior, StandardNormalPrior
+from vaesweep.models.priors import PRIORS
 from vaesweep.models.text import BagOfWordsHead, LSTMDecoder, LSTMEncoder
 from vaesweep.models.vae import VAE
 from vaesweep.objectives.likelihoods import build_likelihood
@@ -39,24 +39,12 @@ def _networks(config: RunConfig, dataset: Dataset, param_channels: int) -> tuple
     return build_paper_networks(config, dataset, param_channels)
 
 
-def build_prior(config: RunConfig) -> nn.Module:
-    dim = config.model.latent_dim
-    if config.prior.kind == "standard":
-        return StandardNormalPrior(dim)
-    return MixturePrior(dim, config.prior.components, isotropic=config.prior.kind == "moig")
-
-
 def build_model(config: RunConfig, dataset: Dataset) -> VAE:
-    likelihood = build_likelihood(config.likelihood_kind, config.likelihood, dataset.image_shape)
+    likelihood = build_likelihood(config, dataset.image_shape)
     encoder, decoder = _networks(config, dataset, likelihood.param_channels)
-    head = build_posterior_head(
-        config.posterior,
-        encoder.out_features,
-        config.model.latent_dim,
-        config.model.flow_hidden,
-        config.model.flow_blocks,
-    )
+    head = build_posterior_head(config, encoder.out_features, config.model.latent_dim)
     bow_head = None
     if config.regulariser.bow_weight > 0:  # bow-VAE; validation allows it on text only
         bow_head = BagOfWordsHead(config.model.latent_dim, len(dataset.vocab))
-    return VAE(encoder, head, decoder, likelihood, build_prior(config), bow_head)
+    prior = PRIORS[config.prior.kind].build(config)
+    return VAE(encoder, head, decoder, likelihood, prior, bow_head)

@@ -17,7 +17,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from vaesweep import noise
 from vaesweep.config import ModelConfig
+
+
+class WordDropout(nn.Module):
+    """nn.Dropout whose mask comes from the current noise source (vaesweep.noise)."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return noise.source().dropout(x, self.p) if self.training and self.p > 0 else x
 
 
 def _uniform_(module: nn.Module, bound: float) -> None:
@@ -56,8 +68,8 @@ class LSTMDecoder(nn.Module):
         self.embed = nn.Embedding(vocab_size, config.embed_dim)
         self.lstm = nn.LSTM(config.embed_dim + latent_dim, config.lstm_hidden, batch_first=True)
         self.init_state = nn.Linear(latent_dim, config.lstm_hidden) if self.conditioning == "he" else None
-        self.dropout_in = nn.Dropout(config.dropout_in)
-        self.dropout_out = nn.Dropout(config.dropout_out)
+        self.dropout_in = WordDropout(config.dropout_in)
+        self.dropout_out = WordDropout(config.dropout_out)
         self.out = nn.Linear(config.lstm_hidden, vocab_size)
         # skip-VAE: W_z z added to the logits (the bias b is the output layer's)
         self.skip = nn.Linear(latent_dim, vocab_size, bias=False) if config.decoder_skip else None

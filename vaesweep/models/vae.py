@@ -11,9 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vaesweep.models.posteriors import Posterior
-from vaesweep.objectives.bag_of_words import bag_of_words_nll
-from vaesweep.objectives.likelihoods import Likelihood
+from vaesweep.models.posteriors.heads import Posterior
+from vaesweep.objectives.likelihoods.modules import Likelihood
 
 
 @dataclass
@@ -23,8 +22,6 @@ class ForwardOutput:
     z [K, B, D]; log_q = log q(z|x), log_pz = log p(z), log_px = log p(x|z), all [K, B];
     kl [B]: closed form when q is Gaussian and the prior standard, else the Monte Carlo mean of
     log q - log p over the K samples; kl_per_dim [B, D] only in the closed-form case.
-    bow_nll [K, B]: bow-VAE's bag-of-words loss of each sample of z, only when the model has a
-    bag-of-words head and is in training mode (a training term; log_px never includes it).
     """
 
     posterior: Posterior
@@ -35,7 +32,6 @@ class ForwardOutput:
     params: torch.Tensor
     kl: torch.Tensor
     kl_per_dim: torch.Tensor | None
-    bow_nll: torch.Tensor | None = None
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -59,7 +55,7 @@ class VAE(nn.Module):
         self.decoder = decoder
         self.likelihood = likelihood
         self.prior = prior
-        self.bow_head = bow_head  # bow-VAE's f(z) -> vocabulary logits (text), else None
+        self.bow_head = bow_head  # bow-VAE's f(z) -> vocabulary logits (text; the objective's term)
 
     @property
     def latent_dim(self) -> int:
@@ -93,7 +89,4 @@ class VAE(nn.Module):
             kl_per_dim, kl = None, torch.zeros_like(log_q[0])
         else:
             kl_per_dim, kl = None, (log_q - log_pz).mean(0)
-        bow_nll = None  # a training term: evaluation passes (eval mode) skip the vocabulary-sized head
-        if self.bow_head is not None and self.training:
-            bow_nll = bag_of_words_nll(self.bow_head(z), x, lengths)
-        return ForwardOutput(posterior, z, log_q, log_pz, log_px, params, kl, kl_per_dim, bow_nll)
+        return ForwardOutput(posterior, z, log_q, log_pz, log_px, params, kl, kl_per_dim)

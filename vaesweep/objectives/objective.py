@@ -1,88 +1,89 @@
-"""The training objective: reconstruction term + (scheduled) regulariser, or the IWAE bound,
-plus bow-VAE's bag-of-words term when the model has its head (vaesweep.objectives.bag_of_words)."""
+"""The training objective: the only place the axes meet in training.
+
+loss = rec + w_t * sum(regulariser parts) + bow_weight * bow + decoder penalty, where w_t is the
+KL schedule's weight at step t; a regulariser that is a bound (IWAE) replaces rec + regulariser.
+Every term comes back by name (``LossTerms.terms``), and the trainer logs each as ``train_<name>``.
+
+The numbers a term reads per step (beta, C_t, lambda, ...) come from ``values(step)``: each unit's
+per-trial fields at their configured values, with the schedule applied (C_t, w_t). They are
+Python floats here; a packed trainer passes the same names as per-member tensors.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import torch
 
+from vaesweep import noise
 from vaesweep.config import RunConfig
-from vaesweep.metrics.likelihood import log_mean_exp
-from vaesweep.models.vae import ForwardOutput
-from vaesweep.objectives.likelihoods import Likelihood
-from vaesweep.objectives.regularisers import DecoderPenalty, build_regulariser
-from vaesweep.objectives.schedules import kl_weight, target_kl
+from vaesweep.models.vae import VAE, ForwardOutput
+from vaesweep.objectives.bag_of_words import bag_of_words_nll
+from vaesweep.objectives.decoder_penalties import DECODER_PENALTIES
+from vaesweep.objectives.regularisers import REGULARISERS
+from vaesweep.objectives.schedules import SCHEDULES
+
+RESERVED = ("loss", "rec", "kl")  # terms every run has; a unit's parts take other names
 
 
 @dataclass
 class LossTerms:
-    """Named parts of one step's loss; every logger and metric reads them the same way."""
+    """One step's loss and its named terms (``rec``, ``kl`` and every part added to the loss)."""
 
     loss: torch.Tensor
-    rec: torch.Tensor
-    kl: torch.Tensor
-    regulariser: torch.Tensor
-    bow: torch.Tensor | None = None  # bag-of-words loss, E_batch,q loss_bow (unweighted), if on
+    terms: dict[str, torch.Tensor]
 
+    @property
+    def rec(self) -> torch.Tensor:
+        return self.terms["rec"]
 
-@dataclass
-class ScheduleState:
-    kl_weight: float
-    target_kl: float
+    @property
+    def kl(self) -> torch.Tensor:
+        return self.terms["kl"]
 
 
 class Objective:
-    """Assembles the loss for one method; the only place the axes meet in training."""
+    """Assembles one method's loss from its units (regulariser, decoder penalty, schedule)."""
 
-    def __init__(
-        self,
-        config: RunConfig,
-        steps_per_epoch: int,
-        total_steps: int,
-        decoder: torch.nn.Module | None = None,
-    ) -> None:
-        """``decoder``: the module whose parameters an l2 decoder penalty (RAE-L2) regularises."""
+    def __init__(self, config: RunConfig, steps_per_epoch: int, total_steps: int) -> None:
         self.config = config
         self.steps_per_epoch = steps_per_epoch
         self.total_steps = total_steps
-        self.samples = config.regulariser.iwae_samples
-        self.importance_weighted = config.regulariser.kind == "iwae"
-        self.regulariser = build_regulariser(config.regulariser, config.train.batch_size)
-        self.bow_weight = config.regulariser.bow_weight
-        penalty = config.regulariser.decoder_penalty
-        self.decoder_penalty = DecoderPenalty(config.regulariser, decoder) if penalty != "none" else None
+        self.regulariser = REGULARISERS[config.regulariser.kind](config)
+        self.penalty = DECODER_PENALTIES[config.regulariser.decoder_penalty](config)
+        self.schedule = SCHEDULES[config.annealing.schedule]
+        self.samples = config.regulariser.iwae_samples  # z per example in the forward pass
 
-    def schedule(self, step: int) -> ScheduleState:
+    def kl_weight(self, step: int) -> float:
+        return self.schedule.weight(self.config.annealing, step, self.steps_per_epoch, self.total_steps)
+
+    def values(self, step: int) -> SimpleNamespace:
+        """This step's per-trial numbers, by field name, plus the schedule's ``kl_weight``."""
         reg = self.config.regulariser
-        return ScheduleState(
-            kl_weight=kl_weight(self.config.annealing, step, self.steps_per_epoch, self.total_steps),
-            target_kl=target_kl(reg.target_kl, reg.target_kl_ramp_steps, step),
-        )
+        found = {name: getattr(reg, name) for name, param in reg.params().items() if param.per_trial}
+        found |= self.regulariser.scheduled(step)
+        return SimpleNamespace(**found, kl_weight=self.kl_weight(step))
 
     def __call__(
-        self,
-        out: ForwardOutput,
-        likelihood: Likelihood,
-        x: torch.Tensor,
-        lengths: torch.Tensor | None,
-        schedule: ScheduleState,
+        self, out: ForwardOutput, model: VAE, x: torch.Tensor, lengths: torch.Tensor | None, values
     ) -> LossTerms:
-        rec = likelihood.training_term(out.params, x, lengths, out.log_px)
-        kl = out.kl.mean()
-        if self.importance_weighted:
-            # IWAE (Burda et al. 2016): -E log (1/k) sum_k p(x, z_k) / q(z_k|x)
-            bound = log_mean_exp(out.log_px + out.log_pz - out.log_q, dim=0)
-            terms = LossTerms(-bound.mean(), rec, kl, kl)
+        source = noise.source()
+        rec = model.likelihood.training_term(out.params, x, lengths, out.log_px)
+        terms = {"rec": rec, "kl": out.kl.mean()}
+        parts = self.regulariser(out, values, source)
+        if self.regulariser.replaces_loss:
+            loss = sum(parts.values())
         else:
-            regulariser = self.regulariser(out, schedule.target_kl)
-            terms = LossTerms(rec + schedule.kl_weight * regulariser, rec, kl, regulariser)
-        if out.bow_nll is not None:
+            loss = rec + values.kl_weight * sum(parts.values())
+        terms |= parts
+        if model.bow_head is not None:
             # bow-VAE (Zhao et al. 2017): + w * E loss_bow, not annealed, not part of rec
-            terms.bow = out.bow_nll.mean()
-            terms.loss = terms.loss + self.bow_weight * terms.bow
-        if self.decoder_penalty is not None:
+            terms["bow"] = bag_of_words_nll(model.bow_head(out.z), x, lengths).mean()
+            loss = loss + values.bow_weight * terms["bow"]
+        penalty = self.penalty(out, model, values, source)
+        if penalty:
             # RAE (Ghosh et al. 2020): + lambda * L_REG of the decoder, not annealed
-            mean = likelihood.mean(out.params) if self.decoder_penalty.kind == "gradient_penalty" else None
-            terms.loss = terms.loss + self.decoder_penalty(out, mean)
-        return terms
+            loss = loss + sum(penalty.values())
+            terms |= penalty
+        return LossTerms(loss, terms)

@@ -53,14 +53,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vaesweep.config import LikelihoodConfig, PosteriorConfig, RunConfig
+from vaesweep.config import LikelihoodConfig, RunConfig
 from vaesweep.data.base import Split
 from vaesweep.errors import ConfigError
 from vaesweep.models.mlp import MLPDecoder, MLPEncoder
-from vaesweep.models.posteriors import build_posterior_head
-from vaesweep.models.priors import StandardNormalPrior
+from vaesweep.models.posteriors.heads import GaussianHead
+from vaesweep.models.priors.modules import StandardNormalPrior
 from vaesweep.models.vae import VAE
-from vaesweep.objectives.likelihoods import Gaussian
+from vaesweep.objectives.likelihoods.modules import Gaussian
 from vaesweep.protocols.common import decode_images
 
 SECOND_STAGE_LR = 1e-3  # our choice; Dai & Wipf do not tie the second stage to a fixed rate
@@ -184,7 +184,7 @@ def train_second_stage(
     )
     vae = VAE(
         encoder,
-        build_posterior_head(PosteriorConfig(), encoder.out_features, dim, 1, 1),
+        GaussianHead(encoder.out_features, dim, isotropic=False, committed_rate=0.0),
         MLPDecoder(dim, shape, hidden, "relu", likelihood.param_channels),
         likelihood,
         StandardNormalPrior(dim),

@@ -25,7 +25,7 @@ from vaesweep.config import ModelConfig, RunConfig
 from vaesweep.data.base import Split, Vocabulary
 from vaesweep.models.text import LSTMDecoder
 from vaesweep.models.vae import VAE, model_device
-from vaesweep.objectives.likelihoods import Categorical
+from vaesweep.objectives.likelihoods.modules import Categorical
 from vaesweep.protocols.common import concat_splits, fit_on_text, pack_token_rows
 
 LM_LR = 1e-3

@@ -671,6 +671,7 @@ DEMO_DIGITS = {"train.epochs": 40, "eval.nll_samples": 200, "eval.cu_rounds": 20
 DEMO_TEXT = {
     "data.max_train": 3000,
     "train.epochs": 10,
+    "annealing.schedule": "linear",  # the text profile's, stated: the arms keep it when moved to digits
     "annealing.warmup_epochs": 3.0,
     "optim.decay_start_epoch": 5,
     "optim.decay_patience": 2,

@@ -18,87 +18,12 @@ from typing import Any
 import optuna
 
 from vaesweep.config import canonical_key
-from vaesweep.search_spaces.experiments import VARIANCES, Experiment, TrialSpec, expand
+from vaesweep.methods import METHODS
+from vaesweep.methods.space import Dimension
+from vaesweep.search_spaces.experiments import Experiment, TrialSpec, expand
 
-
-@dataclass(frozen=True)
-class FloatRange:
-    low: float
-    high: float
-    log: bool = False
-
-    def suggest(self, trial: optuna.Trial, name: str) -> float:
-        return trial.suggest_float(name, self.low, self.high, log=self.log)
-
-    def corners(self) -> tuple[float, ...]:
-        return (self.low, self.high)
-
-
-@dataclass(frozen=True)
-class IntRange:
-    low: int
-    high: int
-    log: bool = False
-
-    def suggest(self, trial: optuna.Trial, name: str) -> int:
-        return trial.suggest_int(name, self.low, self.high, log=self.log)
-
-    def corners(self) -> tuple[int, ...]:
-        return (self.low, self.high)
-
-
-@dataclass(frozen=True)
-class Choice:
-    options: tuple[Any, ...]
-
-    def suggest(self, trial: optuna.Trial, name: str) -> Any:
-        return trial.suggest_categorical(name, self.options)
-
-    def corners(self) -> tuple[Any, ...]:
-        return self.options
-
-
-Dimension = FloatRange | IntRange | Choice
-
-_TARGET_KL = {"regulariser.target_kl": FloatRange(1.0, 100.0, log=True)}  # grid 5, 15, 50
-_BN_GAMMA = {"posterior.gamma": FloatRange(0.2, 2.0, log=True)}  # DU-VAE 0.3-0.7, DG-VAE up to 1.8
-_FREE_BITS = {"regulariser.free_bits": FloatRange(0.05, 2.0, log=True)}  # DU-VAE 0.1-0.3, DG-VAE ~1.5
-_VARIANCE = {"likelihood.variance_parameterisation": Choice(VARIANCES)}
-_RAE = {  # grids: lambda 5e-8 ... 1e-6; RAE code's beta 1e-4 (MNIST/CelebA) to 1e-2 (CIFAR, no penalty)
-    "regulariser.beta": FloatRange(1e-5, 1e-2, log=True),
-    "regulariser.decoder_penalty_weight": FloatRange(1e-9, 1e-5, log=True),
-}
-
-METHOD_SPACES: dict[str, dict[str, Dimension]] = {
-    "ae": {},
-    "vae": {},
-    "cyclic_vae": {"annealing.cycles": IntRange(1, 8), "annealing.cycle_ratio": FloatRange(0.25, 1.0)},
-    "bow_vae": {"regulariser.bow_weight": FloatRange(0.25, 4.0, log=True)},  # grid 0.5, 1, 2
-    "skip_vae": {},
-    "beta_vae": {"regulariser.beta": FloatRange(0.05, 1.0, log=True)},  # grid 0.2, 0.4, 0.8
-    "c_vae": _TARGET_KL,
-    "igp": _TARGET_KL,
-    "iwae": {"regulariser.iwae_samples": IntRange(1, 64, log=True)},  # grid 1, 5, 50
-    "fb": _FREE_BITS,
-    "iaf_fb": _FREE_BITS,
-    "delta_vae": {"posterior.committed_rate": FloatRange(0.05, 0.5, log=True)},  # grid 0.1-0.25
-    "mae": {  # grid gamma 0.5, 1, 2 x eta 0.2, 0.5, 1
-        "regulariser.mae_gamma": FloatRange(0.25, 4.0, log=True),
-        "regulariser.mae_eta": FloatRange(0.1, 2.0, log=True),
-    },
-    "bn_vae": _BN_GAMMA,
-    "iaf_bn": _BN_GAMMA,
-    "du_vae": {"posterior.gamma": FloatRange(0.3, 1.0), "posterior.keep_prob": FloatRange(0.5, 1.0)},
-    "du_iaf": {"posterior.gamma": FloatRange(0.4, 1.0), "posterior.keep_prob": FloatRange(0.6, 1.0)},
-    # |b| must divide the batch size: powers of two up to 32 divide every profile's but OMNIGLOT's.
-    "dg_vae": {"regulariser.aggregation_size": Choice((1, 2, 4, 8, 16, 32))},
-    "ar_elbo": _VARIANCE,
-    "trainable_sigma": _VARIANCE,
-    "fixed_sigma": {"likelihood.sigma_x2": FloatRange(0.05, 1.0, log=True)},  # grid 10^0 ... 10^-1
-    "wae_mmd": {"regulariser.mmd_weight": FloatRange(1.0, 1000.0, log=True)},  # grid 10, 100
-    "rae": _RAE,
-    "rae_gp": _RAE,
-}
+# Each method's space lives in its spec (vaesweep.methods); this is the view by name.
+METHOD_SPACES: dict[str, dict[str, Dimension]] = {name: dict(m.space) for name, m in METHODS.items()}
 
 
 def suggest_method(trial: optuna.Trial, method: str, fixed: Mapping[str, Any] = ()) -> dict[str, Any]:

@@ -13,9 +13,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vaesweep.config import ALPHA_FLOOR, PosteriorConfig
+from vaesweep import noise
+from vaesweep.config import PosteriorConfig
 from vaesweep.models.flows import IAF
-from vaesweep.models.priors import LOG_2PI
+from vaesweep.models.priors.modules import LOG_2PI
+
+ALPHA_FLOOR = 1.0 / (2.0 * math.pi * math.e)  # DU-VAE: variance floor giving zero-entropy noise
 
 
 @dataclass
@@ -45,7 +48,7 @@ class Posterior:
         if self.logvar is None:
             z = self.mean.expand(k, *self.mean.shape)
             return z, torch.zeros(z.shape[:-1], device=z.device, dtype=z.dtype)
-        eps = torch.randn((k, *self.mean.shape), device=self.mean.device, dtype=self.mean.dtype)
+        eps = noise.source().normal((k, *self.mean.shape), like=self.mean)
         z = self.mean + torch.exp(0.5 * self.logvar) * eps
         log_q = -0.5 * (eps.pow(2) + self.logvar + LOG_2PI).sum(-1)
         if self.flow is not None:
@@ -127,13 +130,18 @@ class BatchNormHead(nn.Module):
     to gamma_d <- gamma * gamma_d / sqrt(mean_d gamma_d^2) (Alg. 1 line 9, ``rescale_``);
     variances get the floor alpha = 1/(2*pi*e) and, in training, dropout with keep
     probability p: s2_hat = g * exp(logvar) + alpha, g ~ Bernoulli(p)/p (eq. 6).
+
+    gamma and p are buffers, so a packed model holds one value per member.
     """
 
     def __init__(
         self, in_features: int, latent_dim: int, config: PosteriorConfig, trainable_scale: bool
     ) -> None:
         super().__init__()
-        self.gamma = config.gamma
+        keep_prob = config.keep_prob if trainable_scale else 1.0
+        self.register_buffer("gamma", torch.tensor(float(config.gamma)))
+        self.register_buffer("keep_prob", torch.tensor(float(keep_prob)))
+        self.variance_dropout = keep_prob < 1.0
         self.mean = nn.Linear(in_features, latent_dim)
         self.logvar = nn.Linear(in_features, latent_dim)
         self.norm = nn.BatchNorm1d(latent_dim)
@@ -143,7 +151,6 @@ class BatchNormHead(nn.Module):
         self.norm.bias.requires_grad_(config.bn_shift == 0)
         self.trainable_scale = trainable_scale
         self.floor = ALPHA_FLOOR if (trainable_scale and config.variance_floor) else 0.0
-        self.keep_prob = config.keep_prob if trainable_scale else 1.0
         self.rescale_before_forward = config.rescale == "before_forward"
         # The authors' code switches floor and dropout on only once KL annealing reaches 1;
         # the trainer flips this flag (set_noise_active) when that option is chosen.
@@ -164,8 +171,8 @@ class BatchNormHead(nn.Module):
         if not self.trainable_scale or not self.noise_active:
             return Posterior(mean, raw_logvar)
         variance = torch.exp(raw_logvar)
-        if self.training and self.keep_prob < 1.0:
-            keep = torch.bernoulli(torch.full_like(variance, self.keep_prob))
+        if self.training and self.variance_dropout:
+            keep = noise.source().bernoulli(self.keep_prob.expand_as(variance))
             variance = variance * keep / self.keep_prob
         return Posterior(mean, torch.log(variance + self.floor))
 
@@ -192,24 +199,6 @@ class PosteriorWithFlow(nn.Module):
     def forward(self, h: torch.Tensor) -> Posterior:
         base = self.head(h)
         return Posterior(base.mean, base.logvar, flow=self.flow, context=h)
-
-
-def build_posterior_head(
-    config: PosteriorConfig, in_features: int, latent_dim: int, flow_hidden: int, flow_blocks: int
-) -> nn.Module:
-    """The head for ``config.family``, wrapped in an IAF chain when ``config.flow == 'iaf'``."""
-    family = config.family
-    if family == "deterministic":
-        return DeterministicHead(in_features, latent_dim)
-    if family in ("diagonal", "isotropic"):
-        head: nn.Module = GaussianHead(
-            in_features, latent_dim, family == "isotropic", config.committed_rate, config.fixed_variance
-        )
-    else:
-        head = BatchNormHead(in_features, latent_dim, config, trainable_scale=family == "du")
-    if config.flow == "iaf":
-        return PosteriorWithFlow(head, IAF(latent_dim, flow_hidden, in_features, flow_blocks))
-    return head
 
 
 def batchnorm_heads(module: nn.Module) -> list[BatchNormHead]:

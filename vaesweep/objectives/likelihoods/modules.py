@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from vaesweep.config import LikelihoodConfig
+from vaesweep.models.priors.modules import LOG_2PI
 
-LOG_2PI = math.log(2.0 * math.pi)
 AR_ELBO_EPS = 1e-6  # AR-ELBO section 4.2: added before taking the logarithm, except for Iso-I
 
 
@@ -173,14 +173,3 @@ def adaptive_gaussian_nll(residual_sq: torch.Tensor, parameterisation: str) -> t
     if parameterisation == "diag_d":
         return 0.5 * torch.log(residual_sq + AR_ELBO_EPS).flatten(2).sum(-1).mean() + constant
     raise ValueError(parameterisation)
-
-
-def build_likelihood(
-    kind: str, config: LikelihoodConfig, image_shape: tuple[int, int, int] | None
-) -> Likelihood:
-    if kind == "bernoulli":
-        return Bernoulli()
-    if kind == "categorical":
-        return Categorical()
-    assert image_shape is not None
-    return Gaussian(config, image_shape)

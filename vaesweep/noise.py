@@ -1,0 +1,66 @@
+"""Where the random draws of a training step come from.
+
+Every draw a forward pass or a loss term makes (posterior samples, variance dropout, word
+dropout, the density gap's and the MMD's samples, dynamic binarisation) goes through the
+current ``Noise`` source. ``fit`` uses ``GlobalNoise``: torch's global generator, exactly the
+calls the code made before this module existed, so a seed gives the same run. A packed trainer
+installs a source that hands each member the draws its own unpacked run would have made
+(``drawn_from``), which is what makes a packed member reproduce its ``fit`` trial.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+class Noise:
+    """A source of draws; shapes are those of one run (one member)."""
+
+    def normal(self, shape: Sequence[int], like: Tensor) -> Tensor:
+        """Standard normal draws of ``shape`` on ``like``'s device and dtype."""
+        raise NotImplementedError
+
+    def bernoulli(self, probs: Tensor) -> Tensor:
+        """0/1 draws with the given probabilities."""
+        raise NotImplementedError
+
+    def dropout(self, x: Tensor, p: float) -> Tensor:
+        """Inverted dropout of ``x`` with drop rate ``p`` (training only; the caller checks)."""
+        raise NotImplementedError
+
+
+class GlobalNoise(Noise):
+    """torch's global generator (``torch.manual_seed`` sets it): what ``fit`` draws from."""
+
+    def normal(self, shape: Sequence[int], like: Tensor) -> Tensor:
+        return torch.randn(tuple(shape), device=like.device, dtype=like.dtype)
+
+    def bernoulli(self, probs: Tensor) -> Tensor:
+        return torch.bernoulli(probs)
+
+    def dropout(self, x: Tensor, p: float) -> Tensor:
+        return F.dropout(x, p, training=True)
+
+
+_current: Noise = GlobalNoise()
+
+
+def source() -> Noise:
+    """The source the current step draws from."""
+    return _current
+
+
+@contextlib.contextmanager
+def drawn_from(noise: Noise) -> Iterator[Noise]:
+    """Make ``noise`` the current source for the duration of the block."""
+    global _current
+    previous, _current = _current, noise
+    try:
+        yield noise
+    finally:
+        _current = previous

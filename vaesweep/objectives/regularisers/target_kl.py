@@ -1,0 +1,36 @@
+"""IGP's target-KL objective."""
+
+from __future__ import annotations
+
+from vaesweep.config.fields import PER_TRIAL, Param
+from vaesweep.objectives.regularisers.base import BETA, Regulariser
+
+TARGET_KL = Param(0.0, "C, the target KL of IGP eq. 2 (0 = plain ELBO)", ge=0.0, symbol="C", role=PER_TRIAL)
+TARGET_KL_RAMP_STEPS = Param(
+    5000,
+    "steps over which C_t ramps linearly from 0 to C (authors' code; 0 = no ramp)",
+    ge=0,
+    role=PER_TRIAL,
+)
+
+
+class TargetKL(Regulariser):
+    """IGP eq. 2: beta * |KL_i - C_t| per example, averaged over the batch; C_t is C after the
+    ramp (``target_kl_ramp_steps``), computed per step by the objective."""
+
+    name = "target_kl"
+    fields = {"beta": BETA, "target_kl": TARGET_KL, "target_kl_ramp_steps": TARGET_KL_RAMP_STEPS}
+
+    def __call__(self, out, values, noise):
+        return {"target_kl_gap": values.beta * (out.kl - values.target_kl).abs().mean()}
+
+    def scheduled(self, step: int) -> dict[str, float]:
+        reg = self.config.regulariser
+        return {"target_kl": ramped_target(reg.target_kl, reg.target_kl_ramp_steps, step)}
+
+
+def ramped_target(c: float, ramp_steps: int, step: int) -> float:
+    """C_t of IGP eq. 2: ramps linearly from 0 to C over ``ramp_steps`` (authors' code)."""
+    if ramp_steps <= 0:
+        return c
+    return c * min(1.0, step / ramp_steps)
