@@ -212,23 +212,25 @@ def full_metrics(
     if dataset.kind == "text" and config.eval.text_metrics:
         metrics.update(text_reconstruction_scores(model, split, dataset, config))
     if config.eval.probes and split.labels is not None and dataset.train.labels is not None:
-        metrics.update(probe_metrics(model, dataset, encoded, config))
+        metrics.update(probe_metrics(model, dataset.train, split, encoded, config))
     metrics.update(paper_protocol_metrics(model, dataset, split_name, config))
     return metrics, details
 
 
-def probe_metrics(model: VAE, dataset: Dataset, encoded: EncodedSplit, config: RunConfig) -> dict[str, float]:
-    """Linear and 2x128 MLP probes trained on the training split's posterior means."""
-    train = encode_split(model, dataset.train, config.eval.batch_size)
-    labels = dataset.split(config.eval.split).labels
-    test_labels = labels[: encoded.mean.shape[0]]
+def probe_metrics(
+    model: VAE, train: Split, split: Split, encoded: EncodedSplit, config: RunConfig
+) -> dict[str, float]:
+    """Linear and 2x128 MLP probes trained on the training split's posterior means, scored on
+    ``encoded`` (the codes of ``split``, whose labels they are paired with)."""
+    train_codes = encode_split(model, train, config.eval.batch_size)
+    labels = split.labels[: encoded.mean.shape[0]]
     results = {}
     for kind in ("linear", "mlp"):
         scores = probe_accuracy(
-            train.mean,
-            dataset.train.labels,
+            train_codes.mean,
+            train.labels,
             encoded.mean,
-            test_labels,
+            labels,
             kind=kind,
             restarts=config.eval.probe_restarts,
             epochs=config.eval.probe_epochs,
