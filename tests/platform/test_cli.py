@@ -18,7 +18,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.platform.support import TINY
-from vaesweep.search_spaces.experiments import EXPERIMENTS, expand
+from vaesweep.search_spaces.definitions import expand
+from vaesweep.search_spaces.presets import EXPERIMENTS
 
 pytestmark = pytest.mark.slow
 

@@ -24,9 +24,10 @@ from typing import IO, TYPE_CHECKING, Any
 from vaesweep.errors import ConfigError
 from vaesweep.methods import METHODS
 from vaesweep.platform.server import TrackingServer, runs_dir
-from vaesweep.search_spaces.experiments import EXPERIMENTS, Experiment, TrialSpec, expand, resolve_trials
+from vaesweep.search_spaces.definitions import Experiment, TrialSpec, expand, resolve_trials
 from vaesweep.search_spaces.grids import method_experiment
 from vaesweep.search_spaces.optuna_spaces import ExperimentSpace, experiment_space, validation_trials
+from vaesweep.search_spaces.presets import EXPERIMENTS
 
 if TYPE_CHECKING:
     from vaesweep.platform.tracking import TrialOutcome

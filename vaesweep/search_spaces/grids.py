@@ -13,7 +13,8 @@ from typing import Any
 
 from vaesweep.errors import ConfigError
 from vaesweep.methods import METHODS
-from vaesweep.search_spaces.experiments import LOG10_SIGMA_X2, VARIANCES, Arm, Experiment
+from vaesweep.search_spaces.definitions import Arm, Experiment
+from vaesweep.search_spaces.presets.arelbo import LOG10_SIGMA_X2, VARIANCES
 
 Grid = Mapping[str, tuple[Any, ...]]
 

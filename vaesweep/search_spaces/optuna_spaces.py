@@ -18,7 +18,8 @@ from typing import Any
 import optuna
 
 from vaesweep.config import canonical_key
-from vaesweep.search_spaces.experiments import VARIANCES, Experiment, TrialSpec, expand
+from vaesweep.search_spaces.definitions import Experiment, TrialSpec, expand
+from vaesweep.search_spaces.presets.arelbo import VARIANCES
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from ray import tune
 
 from vaesweep.evaluation import elbo_loss
 from vaesweep.platform.tracking import TrackingTarget, TrialRun
-from vaesweep.search_spaces.experiments import TrialSpec
+from vaesweep.search_spaces.definitions import TrialSpec
 from vaesweep.train import CHECKPOINT_FILE, EpochReport, fit
 
 OBJECTIVE = "objective"  # what the search optimises, in every result
