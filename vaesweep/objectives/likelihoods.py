@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from vaesweep.config import LikelihoodConfig
+from vaesweep.models.priors import LOG_2PI
 
-LOG_2PI = math.log(2.0 * math.pi)
 AR_ELBO_EPS = 1e-6  # AR-ELBO section 4.2: added before taking the logarithm, except for Iso-I
 
 
