@@ -11,6 +11,7 @@ import torch
 
 from vaesweep.config import RunConfig
 from vaesweep.data.base import Dataset, Split
+from vaesweep.metric_registry import CU_AT, EXPECTED_GAP_AT
 from vaesweep.metrics import (
     active_units,
     aggregate_posterior_stats,
@@ -195,7 +196,7 @@ def full_metrics(
             samples_per_round=config.eval.cu_samples_per_round,
         )
         for tau, count in cu["cu"].items():
-            metrics[f"cu_{tau:g}"] = float(count)
+            metrics[CU_AT.named(tau)] = float(count)
         metrics["cu"] = float(cu["cu"].get(0.03, next(iter(cu["cu"].values()))))
         metrics["mpd"] = mutual_posterior_diversity(mean, logvar)
         metrics["ce"] = conditional_entropy(logvar)
@@ -207,8 +208,8 @@ def full_metrics(
         decode = _decode_mean(model)
         subset = encoded.mean[: min(1000, encoded.mean.shape[0])]
         metrics["els"] = expected_local_smoothness(decode, subset)
-        metrics["expected_gap_1e-2"] = expected_gap(decode, subset, 1e-2)
-        metrics["expected_gap_1e-3"] = expected_gap(decode, subset, 1e-3)
+        for scale in EXPECTED_GAP_AT.values:
+            metrics[EXPECTED_GAP_AT.named(scale)] = expected_gap(decode, subset, float(scale))
     if dataset.kind == "text" and config.eval.text_metrics:
         metrics.update(text_reconstruction_scores(model, split, dataset, config))
     if config.eval.probes and split.labels is not None and dataset.train.labels is not None:

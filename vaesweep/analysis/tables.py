@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vaesweep import metric_registry
 from vaesweep.analysis import schema
 from vaesweep.analysis.reference import (
     Printed,
@@ -33,43 +34,6 @@ from vaesweep.search_spaces.presets import EXPERIMENTS, experiment
 # IGP Tables 6/12: "the best ELBO (lowest reconstruction loss for AE) of 5 random starts".
 SELECT_OVERRIDES = {"ae": ("rec", "min")}
 
-METRIC_DIRECTION: dict[str, str] = {
-    **dict.fromkeys(("rec", "nll", "mse", "forward_ppl", "reverse_ppl"), "min"),
-    **dict.fromkeys(("fid_prior", "fid_2ndvae", "fid_gmm10", "fid_gmm100", "fid_interp_mid"), "min"),
-    "fid_interp_random": "min",
-    **dict.fromkeys(("au", "mi", "cu", "elbo", "prior_ll", "post_ll"), "max"),
-    **dict.fromkeys(("bleu2", "bleu4", "rouge2", "rouge4"), "max"),
-    **dict.fromkeys(("accuracy", "agreement", "robust_accuracy", "f1", "probe_mlp", "probe_linear"), "max"),
-}
-METRIC_LABELS = {
-    "rec": "Rec",
-    "kl": "KL",
-    "au": "AU",
-    "mi": "MI",
-    "cu": "CU",
-    "nll": "NLL",
-    "elbo": "ELBO",
-    "mse": "MSE",
-    "els": "ELS",
-    "bleu2": "BLEU-2",
-    "bleu4": "BLEU-4",
-    "rouge2": "ROUGE-2",
-    "rouge4": "ROUGE-4",
-    "prior_ll": "priorLL",
-    "post_ll": "postLL",
-    "accuracy": "Acc",
-    "sigma_z2": "sigma_z^2",
-    "sigma_x2": "sigma_x^2",
-    "expected_gap_1e-2": "gap(1e-2)",
-    "expected_gap_1e-3": "gap(1e-3)",
-    "mu_sqnorm": "||mu||^2",
-    "logdet_cov": "log det Cov",
-    "forward_ppl": "forward PPL",
-    "reverse_ppl": "reverse PPL",
-    "robust_accuracy": "robust Acc",
-    "mpd": "MPD",
-    "ce": "CE",
-}
 METHOD_LABELS = {
     "ae": "AE",
     "vae": "VAE",
@@ -175,7 +139,7 @@ def method_label(method: str) -> str:
 
 
 def metric_label(metric: str) -> str:
-    return METRIC_LABELS.get(metric, metric)
+    return metric_registry.label(metric)
 
 
 # -- building ---------------------------------------------------------------------------------
@@ -310,7 +274,7 @@ def _cells(
 
 def _best(cells: pd.DataFrame, value: str, column: list[str]) -> pd.Series:
     """True where a cell holds its column's best value (direction by metric; none for KL)."""
-    direction = cells["metric"].map(METRIC_DIRECTION)
+    direction = cells["metric"].map(metric_registry.direction)
     best_max = cells.groupby(column)[value].transform("max")
     best_min = cells.groupby(column)[value].transform("min")
     return ((direction == "max") & (cells[value] == best_max)) | (
