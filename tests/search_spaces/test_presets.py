@@ -2,8 +2,9 @@
 
 ``presets_golden.json.gz`` holds every preset's definition and expanded trials (on its paper
 data and moved to the embedded data set) as the code produced them before the presets were
-split by paper; a change that moves a trial shows here. After a deliberate change, rewrite it
-with ``python -m tests.search_spaces.test_presets`` and say in the commit which trials moved.
+split by paper; a change that moves a trial shows here (a new preset does not). After a
+deliberate change, rewrite it with ``python -m tests.search_spaces.test_presets`` and say in the
+commit which trials moved.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def snapshot() -> dict[str, Any]:
 def test_every_preset_expands_to_the_trials_it_always_had():
     golden = json.loads(gzip.decompress(GOLDEN.read_bytes()))
     now = snapshot()
-    assert now["order"] == golden["order"]
+    kept = [name for name in now["order"] if name in golden["presets"]]  # new presets may join
+    assert kept == golden["order"]
     for name in golden["order"]:
         expected, actual = golden["presets"][name], now["presets"][name]
         assert actual["definition"] == expected["definition"], name
