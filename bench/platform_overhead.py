@@ -29,7 +29,7 @@ import torch
 from vaesweep.config import resolve_config
 from vaesweep.platform.server import TrackingServer
 from vaesweep.platform.sweep import SweepOptions, plan_sweep, run_sweep
-from vaesweep.search_spaces.experiments import Arm, Experiment
+from vaesweep.search_spaces.definitions import Arm, Experiment
 from vaesweep.train import fit
 
 EVAL = {"eval.nll_samples": 50, "eval.cu_rounds": 20, "eval.probes": False, "eval.smoothness": False}

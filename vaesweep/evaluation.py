@@ -11,6 +11,7 @@ import torch
 
 from vaesweep.config import RunConfig
 from vaesweep.data.base import Dataset, Split
+from vaesweep.metric_registry import CU_AT, EXPECTED_GAP_AT
 from vaesweep.metrics import (
     active_units,
     aggregate_posterior_stats,
@@ -195,7 +196,7 @@ def full_metrics(
             samples_per_round=config.eval.cu_samples_per_round,
         )
         for tau, count in cu["cu"].items():
-            metrics[f"cu_{tau:g}"] = float(count)
+            metrics[CU_AT.named(tau)] = float(count)
         metrics["cu"] = float(cu["cu"].get(0.03, next(iter(cu["cu"].values()))))
         metrics["mpd"] = mutual_posterior_diversity(mean, logvar)
         metrics["ce"] = conditional_entropy(logvar)
@@ -207,28 +208,30 @@ def full_metrics(
         decode = _decode_mean(model)
         subset = encoded.mean[: min(1000, encoded.mean.shape[0])]
         metrics["els"] = expected_local_smoothness(decode, subset)
-        metrics["expected_gap_1e-2"] = expected_gap(decode, subset, 1e-2)
-        metrics["expected_gap_1e-3"] = expected_gap(decode, subset, 1e-3)
+        for scale in EXPECTED_GAP_AT.values:
+            metrics[EXPECTED_GAP_AT.named(scale)] = expected_gap(decode, subset, float(scale))
     if dataset.kind == "text" and config.eval.text_metrics:
         metrics.update(text_reconstruction_scores(model, split, dataset, config))
     if config.eval.probes and split.labels is not None and dataset.train.labels is not None:
-        metrics.update(probe_metrics(model, dataset, encoded, config))
+        metrics.update(probe_metrics(model, dataset.train, split, encoded, config))
     metrics.update(paper_protocol_metrics(model, dataset, split_name, config))
     return metrics, details
 
 
-def probe_metrics(model: VAE, dataset: Dataset, encoded: EncodedSplit, config: RunConfig) -> dict[str, float]:
-    """Linear and 2x128 MLP probes trained on the training split's posterior means."""
-    train = encode_split(model, dataset.train, config.eval.batch_size)
-    labels = dataset.split(config.eval.split).labels
-    test_labels = labels[: encoded.mean.shape[0]]
+def probe_metrics(
+    model: VAE, train: Split, split: Split, encoded: EncodedSplit, config: RunConfig
+) -> dict[str, float]:
+    """Linear and 2x128 MLP probes trained on the training split's posterior means, scored on
+    ``encoded`` (the codes of ``split``, whose labels they are paired with)."""
+    train_codes = encode_split(model, train, config.eval.batch_size)
+    labels = split.labels[: encoded.mean.shape[0]]
     results = {}
     for kind in ("linear", "mlp"):
         scores = probe_accuracy(
-            train.mean,
-            dataset.train.labels,
+            train_codes.mean,
+            train.labels,
             encoded.mean,
-            test_labels,
+            labels,
             kind=kind,
             restarts=config.eval.probe_restarts,
             epochs=config.eval.probe_epochs,

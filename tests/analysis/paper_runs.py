@@ -10,10 +10,9 @@ import pandas as pd
 from vaesweep.analysis import schema
 from vaesweep.analysis.reference import UNSUPPORTED_HPARAMS, parse_hparams, reference_rows, run_config_for
 from vaesweep.analysis.runs import typed
-from vaesweep.analysis.tables import LAYOUTS
 from vaesweep.config import resolve_config
 from vaesweep.methods import METHODS
-from vaesweep.search_spaces.experiments import EXPERIMENTS
+from vaesweep.search_spaces.presets import EXPERIMENTS
 
 _ids = itertools.count()
 
@@ -47,7 +46,7 @@ def paper_runs(table: str) -> pd.DataFrame:
     (mean m, population std s), else one; IGP Tables 6/12 get four worse random starts too."""
     experiment = EXPERIMENTS[table]
     ref = reference_rows(experiment.reference)
-    select = LAYOUTS[table].select
+    select = experiment.layout.select
     rows = []
     for (dataset, method, posterior, row_hparams), group in ref.groupby(
         ["dataset", "method", "posterior", "row_hparams"], sort=False

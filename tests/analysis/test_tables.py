@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import dataclasses
+from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -19,14 +20,15 @@ from vaesweep.analysis.reference import (
     run_config_for,
 )
 from vaesweep.analysis.runs import typed
-from vaesweep.analysis.tables import DEMO_TABLES, LAYOUTS, TableView, build_table, cell_text, tables_for
+from vaesweep.analysis.tables import TableView, build_table, cell_text, tables_for
 from vaesweep.config import resolve_config
-from vaesweep.search_spaces.experiments import EXPERIMENTS, expand
+from vaesweep.search_spaces.definitions import Arm, Experiment, expand
+from vaesweep.search_spaces.presets import EXPERIMENTS
 
-SHARED_REFERENCE = Path("/work/shared/reference")
+PAPER_TABLES = sorted(name for name, experiment in EXPERIMENTS.items() if experiment.reference)
 
 
-@pytest.mark.parametrize("name", sorted(LAYOUTS))
+@pytest.mark.parametrize("name", PAPER_TABLES)
 def test_the_papers_numbers_as_runs_rebuild_the_paper_table(name):
     table = build_table(name, paper_runs(name))
     ref = reference_rows(EXPERIMENTS[name].reference)
@@ -86,7 +88,7 @@ def test_planted_runs_give_the_expected_cells():
 
 def test_each_demo_table_has_demo_trials_to_show():
     trials = expand(EXPERIMENTS["demo"])
-    for view in DEMO_TABLES:
+    for view in EXPERIMENTS["demo"].tables:
         methods = set(reference_rows(EXPERIMENTS[view.name].reference)["method"])
         shown = [t for t in trials if t.dataset == view.dataset and t.method in methods | {"fixed_sigma"}]
         assert len({t.arm for t in shown}) >= 2, view
@@ -200,17 +202,73 @@ def test_a_fixed_sigma_vae_is_the_papers_vae_only_where_the_table_prints_sigma()
     assert not dgvae.cells["row"].str.startswith("sigma_x^2").any()
 
 
-@pytest.mark.skipif(
-    not SHARED_REFERENCE.exists(), reason="the shared reference directory is not on this machine"
-)
-def test_packaged_reference_csvs_are_the_shared_ones():
-    packaged = Path(schema.__file__).parent / "reference"
-    for shared in SHARED_REFERENCE.glob("*.csv"):
-        assert (packaged / shared.name).read_bytes() == shared.read_bytes(), shared.name
+REFERENCE_COLUMNS = [
+    "paper",
+    "table",
+    "dataset",
+    "method",
+    "posterior",
+    "hparams",
+    "metric",
+    "mean",
+    "std",
+    "note",
+]
+
+
+def test_packaged_reference_csvs_follow_their_readme():
+    """Every packaged reference file has the README's columns, a unique row key, numbers that
+    parse, and the paper and table its file name says."""
+    packaged = resources.files("vaesweep.analysis") / "reference"
+    names = sorted(item.name for item in packaged.iterdir() if item.name.endswith(".csv"))
+    assert names == sorted(ref for experiment in EXPERIMENTS.values() for ref in experiment.reference)
+    for name in names:
+        with (packaged / name).open() as handle:
+            frame = pd.read_csv(handle, dtype=str, keep_default_na=False)
+        assert list(frame.columns) == REFERENCE_COLUMNS, name
+        assert not frame.duplicated(REFERENCE_COLUMNS[:7]).any(), name
+        assert pd.to_numeric(frame["mean"]).notna().all(), name
+        assert (pd.to_numeric(frame["std"].replace("", None)).dropna() >= 0).all(), name
+        paper, table = name.removesuffix(".csv").split("_table")
+        assert set(frame["paper"]) == {paper} and set(frame["table"]) == {table.removeprefix("_")}, name
+
+
+def test_a_new_preset_without_a_layout_gets_its_table_in_the_report():
+    """A preset declared with no layout prints the plain layout: its table, then the summary."""
+    plain = dataclasses.replace(
+        EXPERIMENTS["duvae_tableS1"],
+        name="bn_shift_rerun",
+        title="BN shift, re-run",
+        arms=(Arm("bn_vae", "BN, fixed shift", {"gamma": 0.6}, {"posterior.bn_shift": (0.1, 0.3)}),),
+    )
+    assert plain.layout == Experiment("x", "x", (), ()).layout
+    base = resolve_config("bn_vae", "yahoo", {"gamma": 0.6}).flatten()
+    runs = typed(
+        pd.DataFrame(
+            [
+                run_row(
+                    {**base, "posterior.bn_shift": shift},
+                    {"nll": nll, "kl": 1.0},
+                    dataset="yahoo",
+                    preset=plain.name,
+                )
+                for shift, nll in ((0.1, 330.0), (0.3, 331.0))
+            ]
+        )
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(EXPERIMENTS, plain.name, plain)
+        tables = tables_for(runs)
+    assert [t.name for t in tables] == [plain.name, "summary"]
+    table = tables[0]
+    assert table.title == "BN shift, re-run" and table.blocks is None
+    nll = table.cells[(table.cells["metric"] == "nll") & (table.cells["n"] > 0)].set_index("row")["mean"]
+    assert nll.to_dict() == {"BN-VAE (beta_mu=0.1)": 330.0, "BN-VAE (beta_mu=0.3)": 331.0}
+    assert "| BN-VAE (beta_mu=0.1) | **330.0** | 328.2 (+1.8) |" in table.render("md")
 
 
 def test_every_table_reads_metric_names_the_platform_logs():
-    for name in LAYOUTS:
+    for name in PAPER_TABLES:
         experiment = EXPERIMENTS[name]
         ref = reference_rows(experiment.reference)
         for metric, param in set(zip(ref["metric"], ref["param"], strict=True)):

@@ -12,13 +12,8 @@ from vaesweep.models.build import build_model
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """These tests run loops over tiny tensors, where OpenMP's intra-op threads only contend
-    (on a busy 2-core machine, 40x slower); one thread keeps them fast and predictable."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def paper_tests_run_on_one_thread(one_thread):
+    """Every test here runs loops over tiny tensors (see ``one_thread``)."""
 
 
 @pytest.fixture(autouse=True)

@@ -192,7 +192,8 @@ PAPER_TRIALS = [
 
 @pytest.mark.parametrize(("preset", "dataset", "arm", "text_sizes"), PAPER_TRIALS)
 def test_each_table_presets_paper_network_trains_one_step(preset, dataset, arm, text_sizes):
-    from vaesweep.search_spaces.experiments import expand, experiment
+    from vaesweep.search_spaces.definitions import expand
+    from vaesweep.search_spaces.presets import experiment
 
     overrides = {"eval.fid_network": "unused.pt"} if preset == "arelbo_table3" else {}
     (trial,) = [

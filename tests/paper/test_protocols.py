@@ -1,7 +1,6 @@
 """Evaluation protocols on stand-ins whose answers are known."""
 
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -35,22 +34,6 @@ from vaesweep.protocols.language_model import perplexity, train_language_model
 from .conftest import image_dataset, image_model, text_dataset, text_model
 
 # -- FID ------------------------------------------------------------------------------------
-
-
-class ChannelMeans(torch.nn.Module):
-    """A stand-in feature network: the mean of each colour channel, [N, 3]."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mean(dim=(2, 3))
-
-
-@pytest.fixture
-def stand_in_network(tmp_path):
-    path = tmp_path / "features.pt"
-    with warnings.catch_warnings():  # TorchScript is deprecated in torch 2.13, and what FID files use
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.jit.script(ChannelMeans()).save(str(path))
-    return str(path)
 
 
 def test_frechet_distance_of_identical_statistics_is_zero():

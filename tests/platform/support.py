@@ -9,7 +9,7 @@ from mlflow.tracking import MlflowClient
 
 from vaesweep.platform.sweep import SweepOptions, SweepOutcome, plan_sweep, run_sweep
 from vaesweep.platform.tracking import PARENT_TAG
-from vaesweep.search_spaces.experiments import Experiment
+from vaesweep.search_spaces.definitions import Experiment
 
 # Two epochs and a cheap evaluation: seconds per trial on 2 cores.
 TINY = {

@@ -18,7 +18,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.platform.support import TINY
-from vaesweep.search_spaces.experiments import EXPERIMENTS, expand
+from vaesweep.search_spaces.definitions import expand
+from vaesweep.search_spaces.presets import EXPERIMENTS
 
 pytestmark = pytest.mark.slow
 
@@ -48,6 +49,7 @@ def test_bad_input_fails_with_one_line_naming_the_problem_before_ray_starts(tmp_
         (["sweep", "demo", "--num-samples", "5"], "--num-samples"),
         (["sweep", "demo", "--scheduler", "asha", "--metric", "bleu2", "--mode", "max"], "--metric"),
         (["sweep", "demo", "--metric", "rec"], "--mode"),
+        (["sweep", "demo", "--metric", "nll_typo", "--mode", "min"], "--metric='nll_typo'"),
         (["sweep", "demo", "--resume", "--name", "never_ran"], "--resume"),
         (["sweep", "demo", "--search", "bayes"], "--search"),
         (["sweep", "demo", "--seeds", "x"], "--seeds"),

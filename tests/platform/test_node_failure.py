@@ -12,7 +12,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.platform.support import children, sweep
-from vaesweep.search_spaces.experiments import Arm, Experiment
+from vaesweep.search_spaces.definitions import Arm, Experiment
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 from tests.platform.support import children, sweep
 from vaesweep.platform.results import report_lines
 from vaesweep.platform.server import TrackingServer, free_port
-from vaesweep.search_spaces.experiments import Arm, Experiment
+from vaesweep.search_spaces.definitions import Arm, Experiment
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("local_ray")]
 

@@ -15,7 +15,7 @@ from vaesweep.platform.tracking import (
     TrialOutcome,
     TrialRun,
 )
-from vaesweep.search_spaces.experiments import Arm, Experiment, expand
+from vaesweep.search_spaces.definitions import Arm, Experiment, expand
 
 pytestmark = pytest.mark.slow
 

@@ -4,14 +4,8 @@ import pytest
 
 from vaesweep.data.registry import dataset_info
 from vaesweep.errors import ConfigError
-from vaesweep.search_spaces.experiments import (
-    EXPERIMENTS,
-    Arm,
-    Experiment,
-    expand,
-    experiment,
-    resolve_trials,
-)
+from vaesweep.search_spaces.definitions import Arm, Experiment, expand, resolve_trials
+from vaesweep.search_spaces.presets import EXPERIMENTS, experiment
 
 REFERENCE_TABLES = {
     "arelbo_table1.csv", "arelbo_table3.csv", "arelbo_table4.csv", "arelbo_table5.csv",

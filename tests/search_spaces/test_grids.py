@@ -5,7 +5,7 @@ import pytest
 
 from vaesweep.errors import ConfigError
 from vaesweep.methods import METHODS
-from vaesweep.search_spaces.experiments import expand, resolve_trials
+from vaesweep.search_spaces.definitions import expand, resolve_trials
 from vaesweep.search_spaces.grids import PAPER_GRIDS, method_experiment, paper_grid
 
 

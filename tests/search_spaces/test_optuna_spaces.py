@@ -6,7 +6,7 @@ import pytest
 
 from vaesweep.errors import ConfigError
 from vaesweep.methods import METHODS
-from vaesweep.search_spaces.experiments import Arm, Experiment, TrialSpec, resolve_trials
+from vaesweep.search_spaces.definitions import Arm, Experiment, TrialSpec, resolve_trials
 from vaesweep.search_spaces.grids import paper_grid
 from vaesweep.search_spaces.optuna_spaces import (
     METHOD_SPACES,

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from vaesweep.config import LikelihoodConfig, resolve_config
-from vaesweep.data.base import Split
-from vaesweep.evaluation import encode_split, importance_weighted_nll
+from vaesweep.data.base import Dataset, Split
+from vaesweep.evaluation import encode_split, full_metrics, importance_weighted_nll
 from vaesweep.models.posteriors.heads import GaussianHead
 from vaesweep.models.priors.modules import StandardNormalPrior
 from vaesweep.models.vae import VAE
@@ -88,3 +88,30 @@ def test_iw_nll_is_between_the_exact_value_and_the_elbo_otherwise():
     negative_elbo = float((encoded.rec + encoded.kl).mean())
     assert negative_elbo > exact + 0.05  # the mismatched posterior loosens the ELBO
     assert exact - 0.02 <= nll < negative_elbo  # IW tightens it, never below log p(x) beyond MC error
+
+
+def _clusters(labels: torch.Tensor, direction: torch.Tensor) -> Split:
+    """Images at +-3 along ``direction`` (by label) plus small noise: separable by a line."""
+    noise = 0.1 * torch.randn(len(labels), 6)
+    x = (labels.float() * 6.0 - 3.0)[:, None] * direction + noise
+    return Split(x=x.view(-1, *SHAPE), labels=labels)
+
+
+def test_probes_on_a_split_score_that_splits_own_labels():
+    """With train.valid_metrics=all the probes also run on validation: the validation codes must
+    be paired with the validation labels, not with those of eval.split (here the test split,
+    whose labels are the validation labels flipped: pairing them gives ~0% instead of ~100%)."""
+    model, _ = _linear_gaussian_vae(exact=True)
+    direction = model.decoder.weight[:, 0] / model.decoder.weight[:, 0].norm()
+    torch.manual_seed(2)
+    train_labels, valid_labels = torch.randint(2, (120,)), torch.randint(2, (60,))
+    valid = _clusters(valid_labels, direction)
+    test = Split(x=valid.x, labels=1 - valid_labels)
+    train = _clusters(train_labels, direction)
+    dataset = Dataset("digits", "image", train, valid, test, SHAPE, num_classes=2)
+    quick = {"eval.nll_samples": 0, "eval.cu_rounds": 2, "eval.smoothness": False, "eval.probe_restarts": 1}
+    config = resolve_config("fixed_sigma", "digits", quick)
+    assert config.eval.split == "test"
+    on_valid, _ = full_metrics(model, dataset, "valid", config)
+    on_test, _ = full_metrics(model, dataset, "test", config)
+    assert on_valid["probe_mlp"] > 95.0 and on_test["probe_mlp"] < 5.0

@@ -22,8 +22,6 @@ _EXPORTS = {
     "select_sweeps": "runs",
     "Table": "tables",
     "TableView": "tables",
-    "LAYOUTS": "tables",
-    "DEMO_TABLES": "tables",
     "build_table": "tables",
     "summary_table": "tables",
     "tables_for": "tables",

@@ -1,11 +1,14 @@
 """Every MLflow name the analysis depends on, in one place.
 
 The platform (vaesweep.platform) writes the runs; the analysis only reads them. If the platform
-renames a tag, a metric or an artifact, this is the only module to change. The run frame's own
-column names (what ``load_runs`` returns) are defined here too.
+renames a tag or an artifact, this is the only module to change; metric names come from the
+metric registry, where their producers declare them. The run frame's own column names (what
+``load_runs`` returns) are defined here too.
 """
 
 from __future__ import annotations
+
+from vaesweep import metric_registry
 
 # -- runs -------------------------------------------------------------------------------------
 PARENT_RUN_TAG = "mlflow.parentRunId"  # set on every trial (child) run
@@ -51,74 +54,9 @@ INTEGER_IDENTITY = (SWEEP_START, START_TIME, END_TIME, "seed")
 HISTORY_COLUMNS = ("run_id", "step", "metric", "value")
 
 # -- metrics ----------------------------------------------------------------------------------
-# Logged once per epoch at step = epoch.
-EPOCH_METRICS = (
-    "train_loss",
-    "train_rec",
-    "train_kl",
-    "valid_rec",
-    "valid_kl",
-    "valid_elbo",
-    "valid_mi",
-    "valid_au",
-    "valid_sigma_z2",
-    "valid_sigma_x2",
-    "valid_mse",
-    "valid_implied_sigma_x2",
-    "kl_weight",
-    "lr",
-    "target_kl",
-    "epoch",
-)
-# Logged once at the end, under these names (train.fit and the paper-scale metrics).
-FINAL_METRICS = (
-    "rec",
-    "kl",
-    "elbo",
-    "nll",
-    "mi",
-    "au",
-    "cu",
-    "cu_0.01",
-    "cu_0.03",
-    "cu_0.05",
-    "cu_0.1",
-    "mpd",
-    "ce",
-    "sigma_z2",
-    "mu_sqnorm",
-    "logdet_cov",
-    "prior_ll",
-    "post_ll",
-    "mse",
-    "implied_sigma_x2",
-    "sigma_x2",
-    "els",
-    "expected_gap_1e-2",
-    "expected_gap_1e-3",
-    "bleu2",
-    "bleu4",
-    "rouge2",
-    "rouge4",
-    "probe_linear",
-    "probe_mlp",
-    "latent_dim",
-    "epochs_run",
-    "train_seconds",
-    "fid_prior",
-    "fid_gmm10",
-    "fid_gmm100",
-    "fid_2ndvae",
-    "fid_interp_mid",
-    "fid_interp_random",
-    "forward_ppl",
-    "reverse_ppl",
-    "agreement",
-    "f1",
-    "robust_accuracy",
-    *(f"accuracy_labels_{n}" for n in (100, 500, 1000, 2000, 10000)),
-    *(f"accuracy_per_char_{n}" for n in (5, 10, 15)),
-)
+# Declared in vaesweep.metric_registry (name, label, unit, direction, per epoch or final).
+EPOCH_METRICS = metric_registry.epoch_metric_names()  # logged once per epoch at step = epoch
+FINAL_METRICS = metric_registry.final_metric_names()  # logged once at the end (default config)
 
 # -- artifacts of a trial run -----------------------------------------------------------------
 DIMENSION_SUMMARY = "dimension_summary.json"

@@ -1,9 +1,9 @@
 """The papers' tables rebuilt from runs, with the published numbers and the difference beside.
 
-One builder serves every table: the experiment preset (vaesweep.search_spaces) gives the data
-sets, reference files, metric names and unsupported rows; ``LAYOUTS`` adds what only the
-printed table knows (whether data sets or metrics form stacked row blocks, and whether a cell
-is the mean over seeds or the selected model of several random starts). Rows are the paper's
+One builder serves every table: the experiment preset (vaesweep.search_spaces.presets) gives
+the data sets, reference files, metric names and unsupported rows, and its ``layout`` what only
+the printed table knows (whether data sets or metrics form stacked row blocks, and whether a
+cell is the mean over seeds or the selected model of several random starts). Rows are the paper's
 rows, matched to runs through (method, posterior, hparams) by ``reference.row_matches``; runs
 of a table's methods that match no paper row (other settings) follow as extra rows.
 """
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vaesweep import metric_registry
 from vaesweep.analysis import schema
 from vaesweep.analysis.reference import (
     Printed,
@@ -27,84 +28,12 @@ from vaesweep.analysis.reference import (
     row_matches,
 )
 from vaesweep.analysis.render import Grid, render
-from vaesweep.search_spaces.experiments import EXPERIMENTS, Experiment
+from vaesweep.search_spaces.definitions import Experiment, TableView
+from vaesweep.search_spaces.presets import EXPERIMENTS, experiment
 
-
-@dataclass(frozen=True)
-class Layout:
-    """What the printed table adds to its preset.
-
-    ``blocks``: "dataset" or "metric" stack row blocks (IGP Tables 9/3), None puts data sets
-    and metrics side by side in the columns. ``select``: the paper reports one model chosen
-    among random starts by this metric and direction (IGP Tables 6/12), else mean ± std.
-    """
-
-    blocks: str | None = None
-    select: tuple[str, str] | None = None
-
-
-LAYOUTS: dict[str, Layout] = {
-    "igp_table2": Layout(),
-    "igp_table3": Layout(blocks="metric"),
-    "igp_table4": Layout(blocks="dataset"),
-    "igp_table6": Layout(select=("elbo", "max")),
-    "igp_table7": Layout(),
-    "igp_table8": Layout(),
-    "igp_table9": Layout(blocks="dataset"),
-    "igp_table10": Layout(blocks="dataset"),
-    "igp_table11": Layout(blocks="dataset"),
-    "igp_table12": Layout(select=("elbo", "max")),
-    "duvae_table1": Layout(),
-    "duvae_table2": Layout(),
-    "duvae_table3": Layout(),
-    "duvae_tableS1": Layout(),
-    "duvae_tableS2": Layout(),
-    "dgvae_yahoo": Layout(),
-    "arelbo_table1": Layout(),
-    "arelbo_table3": Layout(),
-    "arelbo_table4": Layout(),
-    "arelbo_table5": Layout(),
-}
 # IGP Tables 6/12: "the best ELBO (lowest reconstruction loss for AE) of 5 random starts".
 SELECT_OVERRIDES = {"ae": ("rec", "min")}
 
-METRIC_DIRECTION: dict[str, str] = {
-    **dict.fromkeys(("rec", "nll", "mse", "forward_ppl", "reverse_ppl"), "min"),
-    **dict.fromkeys(("fid_prior", "fid_2ndvae", "fid_gmm10", "fid_gmm100", "fid_interp_mid"), "min"),
-    "fid_interp_random": "min",
-    **dict.fromkeys(("au", "mi", "cu", "elbo", "prior_ll", "post_ll"), "max"),
-    **dict.fromkeys(("bleu2", "bleu4", "rouge2", "rouge4"), "max"),
-    **dict.fromkeys(("accuracy", "agreement", "robust_accuracy", "f1", "probe_mlp", "probe_linear"), "max"),
-}
-METRIC_LABELS = {
-    "rec": "Rec",
-    "kl": "KL",
-    "au": "AU",
-    "mi": "MI",
-    "cu": "CU",
-    "nll": "NLL",
-    "elbo": "ELBO",
-    "mse": "MSE",
-    "els": "ELS",
-    "bleu2": "BLEU-2",
-    "bleu4": "BLEU-4",
-    "rouge2": "ROUGE-2",
-    "rouge4": "ROUGE-4",
-    "prior_ll": "priorLL",
-    "post_ll": "postLL",
-    "accuracy": "Acc",
-    "sigma_z2": "sigma_z^2",
-    "sigma_x2": "sigma_x^2",
-    "expected_gap_1e-2": "gap(1e-2)",
-    "expected_gap_1e-3": "gap(1e-3)",
-    "mu_sqnorm": "||mu||^2",
-    "logdet_cov": "log det Cov",
-    "forward_ppl": "forward PPL",
-    "reverse_ppl": "reverse PPL",
-    "robust_accuracy": "robust Acc",
-    "mpd": "MPD",
-    "ce": "CE",
-}
 METHOD_LABELS = {
     "ae": "AE",
     "vae": "VAE",
@@ -137,22 +66,6 @@ METHOD_LABELS = {
 POSTERIOR_TAGS = {"diagonal": "DGP", "isotropic": "IGP", "none": "deterministic", "iaf": "IAF"}
 
 
-@dataclass(frozen=True)
-class TableView:
-    """A table built from the runs on ``dataset`` only (all data sets when None)."""
-
-    name: str
-    dataset: str | None = None
-    extra_metrics: tuple[str, ...] = ()
-
-
-# The demo sweep's runs on the embedded data sets, laid out as the tables they echo.
-DEMO_TABLES = (
-    TableView("igp_table9", "digits"),
-    TableView("duvae_table1", "synthetic_text"),
-    TableView("dgvae_yahoo", "digits"),
-    TableView("arelbo_table3", "digits", extra_metrics=("sigma_x2", "sigma_z2")),
-)
 SUMMARY_METRICS = ("rec", "kl", "nll", "mi", "au", "cu")
 
 
@@ -226,7 +139,7 @@ def method_label(method: str) -> str:
 
 
 def metric_label(metric: str) -> str:
-    return METRIC_LABELS.get(metric, metric)
+    return metric_registry.label(metric)
 
 
 # -- building ---------------------------------------------------------------------------------
@@ -361,7 +274,7 @@ def _cells(
 
 def _best(cells: pd.DataFrame, value: str, column: list[str]) -> pd.Series:
     """True where a cell holds its column's best value (direction by metric; none for KL)."""
-    direction = cells["metric"].map(METRIC_DIRECTION)
+    direction = cells["metric"].map(metric_registry.direction)
     best_max = cells.groupby(column)[value].transform("max")
     best_min = cells.groupby(column)[value].transform("min")
     return ((direction == "max") & (cells[value] == best_max)) | (
@@ -375,9 +288,9 @@ def build_table(view: TableView | str, runs: pd.DataFrame) -> Table:
     Never fails for missing runs: a table with none is "not run" and says what is missing.
     """
     view = TableView(view) if isinstance(view, str) else view
-    experiment = EXPERIMENTS[view.name]
-    layout = LAYOUTS[view.name]
-    ref = _with_row_ids(reference_rows(experiment.reference))
+    preset = experiment(view.name)
+    layout = preset.layout
+    ref = _with_row_ids(reference_rows(preset.reference))
     runs = _finished(runs)
     if view.dataset is not None:
         runs = runs[runs["dataset"] == view.dataset]
@@ -386,7 +299,7 @@ def build_table(view: TableView | str, runs: pd.DataFrame) -> Table:
         np.array([reference_method(row, printed) in printed for row in runs.to_dict("records")], dtype=bool)
     ]
 
-    paper_datasets = [d for d in experiment.datasets if d in set(ref["dataset"])]
+    paper_datasets = [d for d in preset.datasets if d in set(ref["dataset"])]
     run_datasets = list(dict.fromkeys(runs["dataset"]))
     pairs = [(d, d) for d in paper_datasets if d in run_datasets]
     pairs += [(d, paper_datasets[0]) for d in run_datasets if d not in paper_datasets]
@@ -397,10 +310,10 @@ def build_table(view: TableView | str, runs: pd.DataFrame) -> Table:
             f"Run on {', '.join(substituted)}, not on the paper's data sets: the paper's numbers "
             f"beside ours are its {paper_datasets[0]} numbers (its first data set)."
         )
-    notes = [f"not supported: {text}" for text in experiment.unsupported]
+    notes = [f"not supported: {text}" for text in preset.unsupported]
     if not pairs:
         missing = f"no runs on {view.dataset or ', '.join(paper_datasets)}"
-        return Table(view.name, experiment.title, caption, "not run", [missing, *notes], pd.DataFrame())
+        return Table(view.name, preset.title, caption, "not run", [missing, *notes], pd.DataFrame())
     absent = [] if substituted else [d for d in paper_datasets if d not in run_datasets]
     if absent:
         notes.insert(0, f"no runs on {', '.join(absent)}")
@@ -411,13 +324,13 @@ def build_table(view: TableView | str, runs: pd.DataFrame) -> Table:
     extra = {
         rid: f"{rid[1]} (not in the paper)" for rid in dict.fromkeys(runs["row_id"]) if rid[0] == "extra"
     }
-    metrics = [m for m in experiment.metrics if m in set(ref["metric"])]
+    metrics = [m for m in preset.metrics if m in set(ref["metric"])]
     metrics += [m for m in dict.fromkeys(ref["metric"]) if m not in metrics]
     metrics += [m for m in view.extra_metrics if m not in metrics]
     columns = [(m, p) for m in metrics for p in dict.fromkeys(ref.loc[ref["metric"] == m, "param"])]
     columns += [(m, "") for m in metrics if m not in set(ref["metric"])]
     paper = {(r.row_id, r.dataset, r.metric, r.param): (r.mean, r.std, r.mean_text) for r in ref.itertuples()}
-    cells = _cells(runs, pairs, {**rows, **extra}, columns, dict(experiment.metric_map), paper, layout.select)
+    cells = _cells(runs, pairs, {**rows, **extra}, columns, dict(preset.metric_map), paper, layout.select)
 
     not_run = []
     for rid, label in rows.items():
@@ -425,7 +338,7 @@ def build_table(view: TableView | str, runs: pd.DataFrame) -> Table:
         expected = [d for d, p in pairs if p in printed_on]
         missing = [d for d in expected if not ((runs["row_id"] == rid) & (runs["dataset"] == d)).any()]
         if missing and len(missing) == len(expected):
-            not_run.append(f"{label} ({_unsupported_reason(experiment, rid[0])})")
+            not_run.append(f"{label} ({_unsupported_reason(preset, rid[0])})")
         elif missing:
             not_run.append(f"{label} (no runs on {', '.join(missing)})")
     if not_run:
@@ -449,11 +362,11 @@ def build_table(view: TableView | str, runs: pd.DataFrame) -> Table:
         )
     else:
         notes.append("ours: mean ± std (population) over seeds; paper value as printed, (Δ = ours - paper)")
-    if experiment.description:
-        notes.append(experiment.description)
+    if preset.description:
+        notes.append(preset.description)
     status = "partial" if not_run or absent else "ok"
     blocks = layout.blocks if len(pairs) > 1 or layout.blocks == "metric" else None
-    return Table(view.name, experiment.title, caption, status, notes, cells, blocks)
+    return Table(view.name, preset.title, caption, status, notes, cells, blocks)
 
 
 def summary_table(runs: pd.DataFrame, metrics: tuple[str, ...] = SUMMARY_METRICS) -> Table:
@@ -472,16 +385,15 @@ def summary_table(runs: pd.DataFrame, metrics: tuple[str, ...] = SUMMARY_METRICS
 
 
 def tables_for(runs: pd.DataFrame) -> list[Table]:
-    """The tables a preset stands for (the demo: the paper tables it echoes), then a summary."""
+    """The tables a preset stands for (its own paper table, or those its ``tables`` name: the
+    demo's echo four papers), then a summary; a method sweep or a sweep built in code gets the
+    summary alone."""
     presets = list(dict.fromkeys(runs["preset"].dropna()))
-    preset = presets[0] if presets else None
-    views: tuple[TableView, ...] = ()
-    if preset == "demo":
-        views = DEMO_TABLES
-    elif preset in LAYOUTS:
-        views = (TableView(preset),)
-    metrics = EXPERIMENTS[preset].metrics if preset in EXPERIMENTS else SUMMARY_METRICS
-    return [build_table(view, runs) for view in views] + [summary_table(runs, metrics)]
+    if not presets or presets[0] not in EXPERIMENTS:
+        return [summary_table(runs)]
+    preset = EXPERIMENTS[presets[0]]
+    views = preset.tables or ((TableView(preset.name),) if preset.reference else ())
+    return [build_table(view, runs) for view in views] + [summary_table(runs, preset.metrics)]
 
 
 # -- rendering --------------------------------------------------------------------------------

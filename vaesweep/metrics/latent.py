@@ -17,8 +17,8 @@ import torch
 from torch import Tensor
 
 from vaesweep.metrics.likelihood import log_mean_exp
+from vaesweep.models.priors import LOG_2PI
 
-LOG_2PI = math.log(2.0 * math.pi)
 QUANTILE_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)  # rows of dimension_summary's quantile tensors
 
 

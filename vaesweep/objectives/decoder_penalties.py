@@ -34,6 +34,7 @@ class DecoderPenalty(Unit):
     """A penalty on the decoder, added to the loss outside the KL schedule."""
 
     active: ClassVar[bool] = True
+    parts: ClassVar[dict[str, str]] = {"decoder_penalty": "lambda * L_REG of the decoder (RAE eq. 11)"}
 
     def __init__(self, config) -> None:
         self.config = config
@@ -57,6 +58,7 @@ class NoPenalty(DecoderPenalty):
 
     name = "none"
     active = False
+    parts = {}
 
     def __call__(self, out, model, values, noise) -> dict:
         return {}

@@ -105,7 +105,7 @@ def describe_setup(config: RunConfig) -> str:
 
 def _setups(experiment) -> dict[str, str]:
     """Each paper data set of a preset -> the configuration its first trial resolves to."""
-    from vaesweep.search_spaces.experiments import expand
+    from vaesweep.search_spaces.definitions import expand
 
     setups = {}
     for trial in expand(experiment, seeds=experiment.seeds[:1]):
@@ -121,8 +121,9 @@ def _setups(experiment) -> dict[str, str]:
 
 
 def command_presets(args: argparse.Namespace) -> int:
-    from vaesweep.search_spaces.experiments import EXPERIMENTS, expand
+    from vaesweep.search_spaces.definitions import expand
     from vaesweep.search_spaces.grids import PAPER_GRIDS, method_experiment
+    from vaesweep.search_spaces.presets import EXPERIMENTS
 
     presets = [
         {

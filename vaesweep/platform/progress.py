@@ -17,7 +17,7 @@ from ray.tune import Callback
 
 from vaesweep.platform.sweep import SweepPlan, TrialRecord, comparison_group, trial_label
 from vaesweep.platform.tracking import SweepRun, TrialOutcome
-from vaesweep.search_spaces.experiments import TrialSpec
+from vaesweep.search_spaces.definitions import TrialSpec
 from vaesweep.trainables import FINAL, OBJECTIVE
 
 MONITORS: dict[str, SweepMonitor] = {}

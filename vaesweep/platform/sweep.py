@@ -23,10 +23,12 @@ from typing import IO, TYPE_CHECKING, Any
 
 from vaesweep.errors import ConfigError
 from vaesweep.methods import METHODS
+from vaesweep.metric_registry import epoch_estimated_names, measured_every_epoch, metric_spec
 from vaesweep.platform.server import TrackingServer, runs_dir
-from vaesweep.search_spaces.experiments import EXPERIMENTS, Experiment, TrialSpec, expand, resolve_trials
+from vaesweep.search_spaces.definitions import Experiment, TrialSpec, expand, resolve_trials
 from vaesweep.search_spaces.grids import method_experiment
 from vaesweep.search_spaces.optuna_spaces import ExperimentSpace, experiment_space, validation_trials
+from vaesweep.search_spaces.presets import EXPERIMENTS
 
 if TYPE_CHECKING:
     from vaesweep.platform.tracking import TrialOutcome
@@ -35,9 +37,6 @@ SEARCHES = ("grid", "optuna")
 SCHEDULERS = ("asha",)
 MODES = ("min", "max")
 DEFINITION_FILE = "vaesweep-sweep.json"
-# Final metrics that train.fit also measures on validation every epoch, so ASHA can compare
-# trials mid-run (see vaesweep.trainables.epoch_objective; nll uses the -ELBO bound).
-EPOCH_ESTIMATED = ("nll", "rec", "kl", "elbo", "mi", "au", "mse", "sigma_z2", "sigma_x2", "implied_sigma_x2")
 # What defines a sweep, stored beside Tune's state so --resume continues the same sweep.
 DEFINING = ("target", "search", "num_samples", "metric", "mode", "scheduler", "dataset", "overrides", "seeds")
 
@@ -217,19 +216,17 @@ def _check_flags(options: SweepOptions) -> None:
 
 def _objective(options: SweepOptions, experiment: Experiment) -> tuple[str, str]:
     metric = options.metric or experiment.objective[0]
+    metric_spec(metric, "--metric")  # refuses a name no producer logs
     if options.mode is not None:
         mode = options.mode
     elif metric == experiment.objective[0]:
         mode = experiment.objective[1]
     else:
         raise ConfigError("--mode", None, f"min or max, given with --metric {metric}")
-    if options.scheduler == "asha" and not (
-        metric in EPOCH_ESTIMATED or metric.startswith(("valid_", "train_"))
-    ):
+    if options.scheduler == "asha" and not measured_every_epoch(metric):
+        estimated = ", ".join(epoch_estimated_names())
         raise ConfigError(
-            "--metric",
-            metric,
-            f"a metric measured every epoch for ASHA ({', '.join(EPOCH_ESTIMATED)} or valid_*/train_*)",
+            "--metric", metric, f"a metric measured every epoch for ASHA ({estimated} or valid_*/train_*)"
         )
     return metric, mode
 

@@ -30,7 +30,7 @@ from mlflow.tracking import MlflowClient
 
 from vaesweep.config import RunConfig
 from vaesweep.errors import DivergedError
-from vaesweep.search_spaces.experiments import TrialSpec
+from vaesweep.search_spaces.definitions import TrialSpec
 
 logger = logging.getLogger(__name__)
 

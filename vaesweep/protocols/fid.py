@@ -56,6 +56,7 @@ import torch
 from vaesweep.config import LikelihoodConfig, RunConfig
 from vaesweep.data.base import Split
 from vaesweep.errors import ConfigError
+from vaesweep.metric_registry import FID_GMM
 from vaesweep.models.mlp import MLPDecoder, MLPEncoder
 from vaesweep.models.posteriors.heads import GaussianHead
 from vaesweep.models.priors.modules import StandardNormalPrior
@@ -232,7 +233,7 @@ def fid_metrics(
             continue  # a GMM needs at least one example per component
         gmm = GaussianMixture(components, covariance_type="full", random_state=seed).fit(codes)
         drawn = torch.from_numpy(gmm.sample(total)[0]).float().to(device)
-        metrics[f"fid_gmm{components}"] = fid_of(drawn.split(batch))
+        metrics[FID_GMM.named(components)] = fid_of(drawn.split(batch))
     stage = train_second_stage(
         train_means.detach().float(), ev.fid_second_stage_hidden, ev.fid_second_stage_epochs, batch, seed
     )

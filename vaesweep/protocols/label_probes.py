@@ -22,6 +22,7 @@ import math
 
 import torch
 
+from vaesweep.metric_registry import ACCURACY_LABELS, ACCURACY_PER_CHAR, ACCURACY_PERCENT
 from vaesweep.metrics import label_budget_subset, probe_accuracy
 
 MIN_LABELS = 5  # the probe's 80/20 split needs a few examples on each side
@@ -64,7 +65,7 @@ def label_budget_accuracies(
     for budget in budgets:
         if MIN_LABELS <= budget <= len(train_y):
             index = label_budget_subset(train_y, int(budget), seed)
-            results[f"accuracy_labels_{int(budget)}"] = _probe(
+            results[ACCURACY_LABELS.named(int(budget))] = _probe(
                 train_x[index], train_y[index], test_x, test_y, "linear", restarts, epochs, seed
             )
     return results
@@ -86,7 +87,7 @@ def few_shot_accuracies(
         count = round(len(train_y) * percent / 100.0)
         if MIN_LABELS <= count <= len(train_y):
             index = label_budget_subset(train_y, count, seed)
-            results[f"accuracy_percent_{percent:g}"] = _probe(
+            results[ACCURACY_PERCENT.named(percent)] = _probe(
                 train_x[index], train_y[index], test_x, test_y, "mlp", restarts, epochs, seed
             )
     return results
@@ -134,5 +135,5 @@ def per_character_accuracies(
                 _probe(train_x[chosen], train_y, test_x[tested], test_y, "linear", restarts, epochs, seed)
             )
         if accuracies:
-            results[f"accuracy_per_char_{int(k)}"] = sum(accuracies) / len(accuracies)
+            results[ACCURACY_PER_CHAR.named(int(k))] = sum(accuracies) / len(accuracies)
     return results

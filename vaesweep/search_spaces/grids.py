@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from vaesweep.errors import ConfigError
 from vaesweep.methods import METHODS, Grid
-from vaesweep.search_spaces.experiments import Arm, Experiment
+from vaesweep.search_spaces.definitions import Arm, Experiment
 
 # Each method's grid lives in its spec (vaesweep.methods); this is the view by name.
 PAPER_GRIDS: dict[str, Grid] = {name: method.grid for name, method in METHODS.items()}

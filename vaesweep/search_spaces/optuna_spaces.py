@@ -20,7 +20,7 @@ import optuna
 from vaesweep.config import canonical_key
 from vaesweep.methods import METHODS
 from vaesweep.methods.space import Dimension
-from vaesweep.search_spaces.experiments import Experiment, TrialSpec, expand
+from vaesweep.search_spaces.definitions import Experiment, TrialSpec, expand
 
 # Each method's space lives in its spec (vaesweep.methods); this is the view by name.
 METHOD_SPACES: dict[str, dict[str, Dimension]] = {name: dict(m.space) for name, m in METHODS.items()}

@@ -16,9 +16,9 @@ from typing import Any
 import torch
 from ray import tune
 
-from vaesweep.evaluation import elbo_loss
+from vaesweep.metric_registry import metric_spec, resolve
 from vaesweep.platform.tracking import TrackingTarget, TrialRun
-from vaesweep.search_spaces.experiments import TrialSpec
+from vaesweep.search_spaces.definitions import TrialSpec
 from vaesweep.train import CHECKPOINT_FILE, EpochReport, fit
 
 OBJECTIVE = "objective"  # what the search optimises, in every result
@@ -28,11 +28,13 @@ CHECKPOINT_EPOCH = "epoch"  # Tune checkpoint metadata: the epoch it holds
 
 def epoch_objective(metrics: dict[str, float], metric: str) -> float:
     """The per-epoch stand-in for a final metric, so schedulers (ASHA) and Optuna can compare
-    trials mid-run: its validation value, or for NLL its upper bound -ELBO on validation."""
+    trials mid-run: its validation value, or the estimate its declaration in
+    vaesweep.metric_registry names (for NLL its upper bound -ELBO on validation)."""
     if f"valid_{metric}" in metrics:
         return metrics[f"valid_{metric}"]
-    if metric == "nll":
-        return elbo_loss({k.removeprefix("valid_"): v for k, v in metrics.items() if k.startswith("valid_")})
+    if estimate := metric_spec(metric).epoch_estimate:
+        stand_in = resolve(estimate)
+        return stand_in({k.removeprefix("valid_"): v for k, v in metrics.items() if k.startswith("valid_")})
     return metrics.get(metric, math.nan)
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 from vaesweep.config.fields import Param
 from vaesweep.config.registry import Registry, Unit
 
+LOG_2PI = math.log(2.0 * math.pi)  # the Gaussian log-density's constant, defined once here
 COMPONENTS = Param(5, "mixture components (mog, moig)", ge=1)
 
 

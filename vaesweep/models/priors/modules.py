@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
-LOG_2PI = math.log(2.0 * math.pi)
+from vaesweep.models.priors import LOG_2PI
 
 
 def gaussian_log_prob(z: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vaesweep.config import LikelihoodConfig
-from vaesweep.models.priors.modules import LOG_2PI
+from vaesweep.models.priors import LOG_2PI
 
 AR_ELBO_EPS = 1e-6  # AR-ELBO section 4.2: added before taking the logarithm, except for Iso-I
 

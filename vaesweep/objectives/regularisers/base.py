@@ -38,10 +38,12 @@ BETA = Param(
 class Regulariser(Unit):
     """A loss term beside the reconstruction. ``posterior``: the posteriors it can regularise
     ("stochastic", "deterministic" or "any"). ``replaces_loss``: the term is the whole loss
-    (a bound, IWAE), not added to the reconstruction."""
+    (a bound, IWAE), not added to the reconstruction. ``parts``: the named parts it returns,
+    each logged per epoch as ``train_<part>`` (vaesweep.metric_registry reads them)."""
 
     posterior: ClassVar[str] = "stochastic"
     replaces_loss: ClassVar[bool] = False
+    parts: ClassVar[dict[str, str]] = {}  # the loss parts it returns: name -> what it is
 
     def __init__(self, config: RunConfig) -> None:
         self.config = config

@@ -6,9 +6,8 @@ import math
 
 from vaesweep.config.fields import Param
 from vaesweep.errors import ConfigError
+from vaesweep.models.priors import LOG_2PI
 from vaesweep.objectives.regularisers.base import BETA, Regulariser
-
-LOG_2PI = math.log(2.0 * math.pi)
 
 AGGREGATION_SIZE = Param(
     0,
@@ -62,6 +61,7 @@ class DensityGap(Regulariser):
         "density_gap_samples": SAMPLES,
         "density_gap_mode": MODE,
     }
+    parts = {"density_gap": "beta * DG, the density gap of DG-VAE in place of the KL"}
 
     def __init__(self, config) -> None:
         super().__init__(config)

@@ -17,6 +17,7 @@ class FreeBits(Regulariser):
 
     name = "free_bits"
     fields = {"beta": BETA, "free_bits": FREE_BITS}
+    parts = {"free_bits_kl": "beta * sum_d max(lambda, E KL_d), the free-bits KL"}
 
     def __call__(self, out, values, noise):
         if out.kl_per_dim is not None:

@@ -16,6 +16,7 @@ class IWAE(Regulariser):
 
     name = "iwae"
     fields = {"iwae_samples": IWAE_SAMPLES}
+    parts = {"iwae_bound": "-log (1/k) sum_k p(x, z_k) / q(z_k|x), the IWAE loss"}
     replaces_loss = True
 
     def __call__(self, out, values, noise):

@@ -10,6 +10,7 @@ class KL(Regulariser):
 
     name = "kl"
     fields = {"beta": BETA}
+    parts = {"weighted_kl": "beta * KL, the regulariser of the (beta-)ELBO"}
 
     def __call__(self, out, values, noise):
         return {"weighted_kl": values.beta * out.kl.mean()}

@@ -12,6 +12,7 @@ class LatentL2(Regulariser):
 
     name = "latent_l2"
     fields = {"beta": BETA}
+    parts = {"latent_l2": "beta * ||mu||^2 / 2 of a deterministic encoder"}
     posterior = "deterministic"
 
     def __call__(self, out, values, noise):

@@ -23,6 +23,11 @@ class MAE(Regulariser):
 
     name = "mae"
     fields = {"beta": BETA, "mae_gamma": MAE_GAMMA, "mae_eta": MAE_ETA}
+    parts = {
+        "weighted_kl": "beta * KL, the regulariser of the (beta-)ELBO",
+        "diversity": "-gamma * log MPD, MAE's diversity term",
+        "smoothness": "eta * Std[D_SKL], MAE's smoothness term",
+    }
 
     def __call__(self, out, values, noise):
         import torch

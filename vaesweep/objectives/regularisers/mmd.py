@@ -59,6 +59,7 @@ class MMD(Regulariser):
 
     name = "mmd"
     fields = {"mmd_weight": MMD_WEIGHT, "mmd_scales": MMD_SCALES}
+    parts = {"mmd": "lambda * MMD^2(q(z), p(z)), the WAE-MMD term"}
     posterior = "any"
 
     def __init__(self, config) -> None:

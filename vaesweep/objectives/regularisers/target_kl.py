@@ -20,6 +20,7 @@ class TargetKL(Regulariser):
 
     name = "target_kl"
     fields = {"beta": BETA, "target_kl": TARGET_KL, "target_kl_ramp_steps": TARGET_KL_RAMP_STEPS}
+    parts = {"target_kl_gap": "beta * |KL_i - C_t|, the target-KL term of IGP eq. 2"}
 
     def __call__(self, out, values, noise):
         return {"target_kl_gap": values.beta * (out.kl - values.target_kl).abs().mean()}
