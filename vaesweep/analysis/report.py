@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from vaesweep.analysis import schema
-from vaesweep.analysis.claims import FAILS, HOLDS, NOT_RUN, evaluate_claims, render_ledger
+from vaesweep.analysis.claims import VERDICTS, evaluate_claims, render_ledger
 from vaesweep.analysis.plots import Plot, make_figures
 from vaesweep.analysis.render import latex_escape, render_list
 from vaesweep.analysis.runs import RunSource
@@ -58,7 +58,7 @@ class Report:
             "trials: " + ", ".join(f"{n} {s.lower()}" for s, n in status.items()),
         ]
         verdicts = self.ledger["verdict"].value_counts().to_dict()
-        lines.append("claims: " + ", ".join(f"{verdicts.get(v, 0)} {v}" for v in (HOLDS, FAILS, NOT_RUN)))
+        lines.append("claims: " + ", ".join(f"{verdicts.get(v, 0)} {v}" for v in VERDICTS))
         failed = self.runs[self.runs[schema.STATUS] != schema.FINISHED]
         for row in failed.itertuples():
             reason = row.failure_reason if isinstance(row.failure_reason, str) else "no reason recorded"
