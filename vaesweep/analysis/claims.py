@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -814,7 +815,7 @@ LEDGER_COLUMNS = [
 ]
 
 
-def margin_text(row) -> str:
+def margin_text(row: Any) -> str:
     """The ledger's Margin cell: "+0.17 units ± 0.67 (C=50)", and for an inconclusive row how
     many seeds would settle it."""
     if row.verdict == NOT_RUN:

@@ -65,11 +65,6 @@ class Comparison:
             return None
         return math.floor(4.0 * self.variance / self.margin**2) + 1
 
-    def describe(self) -> str:
-        """ "+1.2 points ± 0.8 (probe_mlp at C=5)": the margin, its noise and what was compared."""
-        noise = f" ± {self.noise:.2g}" if self.spread_known else ", one seed: spread unknown"
-        return f"{self.margin:+.3g} {self.unit}{noise} ({self.where})"
-
 
 def _stats(values: Sequence[float]) -> tuple[float, float, int]:
     """Mean, sample variance (NaN for one value) and count of the finite values."""
