@@ -17,6 +17,7 @@ from vaesweep.metrics import (
     aggregate_posterior_stats,
     collapsed_units,
     conditional_entropy,
+    conditional_entropy_dropout,
     corpus_bleu,
     dimension_summary,
     expected_gap,
@@ -25,10 +26,12 @@ from vaesweep.metrics import (
     mutual_information,
     mutual_information_per_batch,
     mutual_posterior_diversity,
+    mutual_posterior_diversity_dropout,
     prior_posterior_log_likelihood,
     probe_accuracy,
     rouge_n,
 )
+from vaesweep.models.posteriors.heads import batchnorm_heads
 from vaesweep.models.vae import VAE, model_device
 from vaesweep.protocols import paper_protocol_metrics
 
@@ -45,6 +48,7 @@ class EncodedSplit:
     kl: torch.Tensor  # [N]
     residual_sq: torch.Tensor | None  # [N]: ||x - E[x|z]||^2 for image decoders
     sigma_x2: float | None  # Gaussian decoders: the decoder variance, mean over pixels/examples
+    data_variance: float | None  # image decoders: the split's per-pixel variance, mean over pixels
 
 
 @torch.no_grad()
@@ -52,6 +56,7 @@ def encode_split(model: VAE, split: Split, batch_size: int, limit: int = 0) -> E
     model.eval()
     means, logvars, recs, kls, residuals, variances = [], [], [], [], [], []
     gaussian = hasattr(model.likelihood, "sigma_x2")
+    pixel_sum = pixel_sq_sum = 0.0
     for x, lengths in split.batches(batch_size, model_device(model), limit):
         out = model(x, lengths, k=1)
         means.append(out.posterior.mean)
@@ -62,8 +67,11 @@ def encode_split(model: VAE, split: Split, batch_size: int, limit: int = 0) -> E
         if not model.decoder.autoregressive:
             x_hat = model.likelihood.mean(out.params)[0]
             residuals.append((x - x_hat).pow(2).flatten(1).sum(-1))
+            pixels = x.flatten(1).to(torch.float64)
+            pixel_sum, pixel_sq_sum = pixel_sum + pixels.sum(0), pixel_sq_sum + pixels.square().sum(0)
         if gaussian:
             variances.append(model.likelihood.sigma_x2(out.params))
+    count = sum(m.shape[0] for m in means)
     return EncodedSplit(
         mean=torch.cat(means),
         logvar=torch.cat(logvars) if logvars else None,
@@ -71,14 +79,25 @@ def encode_split(model: VAE, split: Split, batch_size: int, limit: int = 0) -> E
         kl=torch.cat(kls),
         residual_sq=torch.cat(residuals) if residuals else None,
         sigma_x2=float(torch.stack(variances).mean()) if variances else None,
+        data_variance=_mean_pixel_variance(pixel_sum, pixel_sq_sum, count) if residuals else None,
     )
+
+
+def _mean_pixel_variance(pixel_sum: torch.Tensor, pixel_sq_sum: torch.Tensor, count: int) -> float:
+    """Mean over pixels of each pixel's variance over the examples (denominator N): the MSE/d of
+    a decoder that outputs the split's mean image, so the sigma_x^2 a collapsed decoder earns."""
+    mean = pixel_sum / count
+    return float((pixel_sq_sum / count - mean.square()).clamp_min(0.0).mean())
 
 
 def standard_metrics(
     encoded: EncodedSplit, config: RunConfig, data_dim: int, is_flow: bool
 ) -> dict[str, float]:
     """rec, kl, elbo, mi, au and the variances: cheap enough for every epoch."""
-    metrics = {"rec": float(encoded.rec.mean()), "au": float(active_units(encoded.mean))}
+    metrics = {
+        "rec": float(encoded.rec.mean()),
+        "au": float(active_units(encoded.mean, strict=config.eval.au_strict)),
+    }
     if encoded.residual_sq is not None:
         metrics["mse"] = float(encoded.residual_sq.mean())
         metrics["implied_sigma_x2"] = metrics["mse"] / data_dim
@@ -182,6 +201,8 @@ def full_metrics(
     encoded = encode_split(model, split, config.eval.batch_size, config.eval.max_examples)
     metrics = standard_metrics(encoded, config, dataset.data_dim, is_flow)
     metrics["latent_dim"] = float(model.latent_dim)
+    if encoded.data_variance is not None:
+        metrics["data_variance"] = encoded.data_variance
     details: dict = {}
     stochastic = encoded.logvar is not None
     if stochastic and config.eval.nll_samples > 0:
@@ -194,15 +215,18 @@ def full_metrics(
             thresholds=config.eval.cu_thresholds,
             rounds=config.eval.cu_rounds,
             samples_per_round=config.eval.cu_samples_per_round,
+            direction=config.eval.cu_direction,
         )
         for tau, count in cu["cu"].items():
             metrics[CU_AT.named(tau)] = float(count)
         metrics["cu"] = float(cu["cu"].get(0.03, next(iter(cu["cu"].values()))))
         metrics["mpd"] = mutual_posterior_diversity(mean, logvar)
         metrics["ce"] = conditional_entropy(logvar)
+        metrics.update(variance_dropout_metrics(model, mean, logvar))
         metrics.update({k: float(v) for k, v in aggregate_posterior_stats(mean, logvar).items()})
         metrics["prior_ll"], metrics["post_ll"] = prior_posterior_ll(model, split, config)
-        details["dimension_summary"] = {k: v.tolist() for k, v in dimension_summary(mean, logvar).items()}
+        summary = dimension_summary(mean, logvar, strict=config.eval.au_strict)
+        details["dimension_summary"] = {k: v.tolist() for k, v in summary.items()}
         details["kl_per_dim_aggregate"] = cu["kl_per_dim"].tolist()
     if encoded.residual_sq is not None and config.eval.smoothness:
         decode = _decode_mean(model)
@@ -216,6 +240,24 @@ def full_metrics(
         metrics.update(probe_metrics(model, dataset.train, split, encoded, config))
     metrics.update(paper_protocol_metrics(model, dataset, split_name, config))
     return metrics, details
+
+
+def variance_dropout_metrics(model: VAE, mean: torch.Tensor, logvar: torch.Tensor) -> dict[str, float]:
+    """MPD and CE of a DU head's encoder with its training-time variance dropout, in expectation
+    over the masks (DU-VAE Proposition 1): ``mpd_dropout`` and ``ce_dropout`` beside ``mpd`` and
+    ``ce``, which are the same encoder without dropout (evaluation mode, the floor alpha kept).
+
+    Only for a DU head whose floor and dropout are on (a head without a floor has zero
+    variances under dropout, and Proposition 1 assumes the floor); empty otherwise.
+    """
+    heads = [h for h in batchnorm_heads(model) if h.trainable_scale and h.noise_active and h.floor > 0]
+    if not heads:
+        return {}
+    floor, keep_prob = heads[0].floor, float(heads[0].keep_prob)
+    return {
+        "mpd_dropout": mutual_posterior_diversity_dropout(mean, logvar, floor, keep_prob),
+        "ce_dropout": conditional_entropy_dropout(logvar, floor, keep_prob),
+    }
 
 
 def probe_metrics(

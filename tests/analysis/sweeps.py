@@ -48,9 +48,12 @@ def planted_metrics(method: str, dataset: str, settings: dict, seed: int) -> dic
     if method == "igp":
         return {"rec": 29 - c / 5 + seed, "kl": c + 0.2, "au": 16, "mi": 3.0, "nll": 32.0, "probe_mlp": 80.0}
     if method == "ar_elbo":
-        return {"mse": 1.0 + 0.1 * seed, "sigma_x2": 0.02, "sigma_z2": 0.05, "kl": 10.0, "au": 12}
+        mse = 1.0 + 0.1 * seed
+        fit = {"mse": mse, "sigma_x2": 0.02, "implied_sigma_x2": mse / 64, "data_variance": 0.07}
+        return fit | {"sigma_z2": 0.05, "kl": 10.0, "au": 12}
     if method == "fixed_sigma":
-        return {"mse": 3.0, "sigma_x2": 1.0, "sigma_z2": 0.98, "kl": 0.1, "au": 0}
+        fit = {"mse": 3.0, "sigma_x2": 1.0, "implied_sigma_x2": 3.0 / 64, "data_variance": 0.07}
+        return fit | {"sigma_z2": 0.98, "kl": 0.1, "au": 0}
     if dataset == DIGITS:  # VAE and DG-VAE at |b| = 1, 8, 64
         kl, mi, au = {0: (0.3, 0.2, 2), 1: (0.4, 0.25, 2), 8: (5.0, 3.0, 10), 64: (12.0, 4.0, 16)}[
             int(settings.get("b", 0))
@@ -67,7 +70,8 @@ def planted_metrics(method: str, dataset: str, settings: dict, seed: int) -> dic
     text = {
         "vae": {"nll": 30.0, "kl": 0.05, "mi": 0.02, "au": 0, "cu": 2},
         "bn_vae": {"nll": 29.0, "kl": 1.2, "mi": 0.9, "au": 2, "cu": 1, "mpd": 0.8, "ce": -0.5},
-        "du_vae": {"nll": 28.5, "kl": 1.5, "mi": 1.1, "au": 1, "cu": 2, "mpd": 0.9, "ce": -1.0},
+        "du_vae": {"nll": 28.5, "kl": 1.5, "mi": 1.1, "au": 1, "cu": 2, "mpd": 0.9, "ce": -1.0}
+        | {"mpd_dropout": 1.4 + 0.1 * seed, "ce_dropout": -1.6},
     }[method]
     return {**text, "rec": 27.0 + seed, "prior_ll": -text["nll"] - 0.5, "post_ll": -text["nll"] + 0.5}
 

@@ -72,10 +72,13 @@ def test_report_command_writes_prints_and_logs_the_report(live_report):
         "## Claims ledger",
     ):
         assert heading in printed
-    assert "| DGP (C=5) | 29.00 | 60.04 ± 0.04 (-31.04) |" in printed
-    assert "| duvae_au_over_bn: " in printed and "| **fails** |" in printed
+    assert "| DGP (C=5) | 29.00 | 60.04 ± 0.04 |" in printed  # the paper's CBT value, no difference
+    assert "ordering of Rec on digits vs the paper's on cbt: Kendall's tau" in printed
+    assert "| duvae_au_over_bn: " in printed and "| **fails** | -0.5 units" in printed
+    assert re.search(r"claims: \d+ holds, \d+ fails, \d+ inconclusive, \d+ not run", printed)
     assert "failed trial" in printed and "diverged: NaN loss" in printed
-    for name in ("report.md", "report.html", "report.tex", "ledger.csv", "runs.csv", "tables/igp_table9.csv"):
+    files = ("report.md", "report.html", "report.tex", "ledger.csv", "runs.csv", "tables/igp_table9.csv")
+    for name in (*files, "tables/igp_table9_ordering.csv"):
         assert (out / name).stat().st_size > 0, name
     assert {p.stem for p in (out / "figures").glob("*.png")} == DRAWN
     assert "![IGP Fig. 1" in (out / "report.md").read_text()

@@ -20,7 +20,7 @@ from vaesweep.analysis.reference import (
     run_config_for,
 )
 from vaesweep.analysis.runs import typed
-from vaesweep.analysis.tables import TableView, build_table, cell_text, tables_for
+from vaesweep.analysis.tables import TableView, build_table, cell_text, summary_table, tables_for
 from vaesweep.config import resolve_config
 from vaesweep.search_spaces.definitions import Arm, Experiment, expand
 from vaesweep.search_spaces.presets import EXPERIMENTS
@@ -67,10 +67,26 @@ def test_planted_runs_give_the_expected_cells():
     assert "not measured on digits: BLEU-2, BLEU-4, ROUGE-2, ROUGE-4" in table.notes
     dgp5 = cells.loc[("DGP (C=5)", "rec")]
     assert (dgp5["mean"], dgp5["std"], dgp5["n"]) == (29.5, 0.5, 2)  # the failed third seed is left out
-    assert dgp5["paper_mean"] == 60.04 and dgp5["diff"] == pytest.approx(-30.54)
+    # digits against the paper's CBT: the paper's value for reference, no difference against it
+    assert dgp5["paper_mean"] == 60.04 and np.isnan(dgp5["diff"])
     assert cells.loc[("IGP (C=50)", "rec"), "best"] and not cells.loc[("DGP (C=50)", "rec"), "best"]
     assert cells.loc[("IGP (C=5)", "au"), "mean"] == 16.0
-    assert "| DGP (C=5) | 29.50 ± 0.50 | 60.04 ± 0.04 (-30.54) |" in table.render("md")
+    assert "| DGP (C=5) | 29.50 ± 0.50 | 60.04 ± 0.04 |" in table.render("md")
+    assert "Rec paper (for reference)" in table.render("md")
+    # what carries across: the ordering of each column's rows against the paper's
+    ordering = table.ordering.set_index("metric")
+    assert ordering.loc["rec", "rows"] == 6 and ordering.loc["rec", "flipped"] == [
+        "DGP (C=5) > IGP (C=5) (paper <)",
+        "DGP (C=15) > IGP (C=15) (paper <)",
+    ]
+    # 15 pairs, 2 discordant, no ties: tau = (13 - 2) / 15
+    assert ordering.loc["rec", "tau"] == pytest.approx(11 / 15)
+    assert ordering.loc["au", "flipped"] == [] and ordering.loc["au", "tau"] == pytest.approx(1.0)
+    assert any(
+        n.startswith("ordering of Rec on digits vs the paper's on cbt: Kendall's tau +0.73")
+        for n in table.notes
+    )
+    assert "AU: activity > 0.01 (the papers) (eval.au_strict)" in table.notes
     assert set(table.cells["row"]) == {f"{m} (C={c})" for m in ("DGP", "IGP") for c in (5, 15, 50)}
 
     du = build_table(TableView("duvae_table1", "synthetic_text"), runs).cells.set_index("row")
@@ -107,6 +123,27 @@ def test_the_demo_preset_gives_its_four_echo_tables_and_a_summary():
     assert summary.loc[("synthetic_text", "BN-VAE", "kl"), "mean"] == 1.2
     assert summary.loc[("digits", "sigma_x^2 = 1", "mse"), "n"] == 2
     assert "paper" not in tables[-1].render("md")
+
+
+def test_the_tables_say_how_au_and_cu_were_counted():
+    runs = planted_sweep()[0]
+    assert (
+        "CU: KL(qbar(z_d) || p(z_d)) < tau (DG-VAE poster) (eval.cu_direction)" in summary_table(runs).notes
+    )
+    code = runs.assign(**{"eval.cu_direction": "p_qbar", "eval.au_strict": False})
+    older = runs.drop(columns=["eval.cu_direction", "eval.au_strict"])  # logged before the options
+    for frame in (code, older):
+        notes = summary_table(frame).notes
+        assert "CU: KL(p(z_d) || qbar(z_d)) < tau (DG-VAE code) (eval.cu_direction)" in notes
+        assert "AU: activity >= 0.01 (He et al. code) (eval.au_strict)" in notes
+
+
+def test_ordering_with_ties_and_flat_columns():
+    runs = planted_sweep()[0]
+    digits = runs[runs["dataset"] == "digits"].copy()
+    digits.loc[digits["method"].isin(["igp", "c_vae"]), "kl"] = 5.0  # every row equal: no ordering
+    ordering = build_table(TableView("igp_table9", "digits"), digits).ordering.set_index("metric")
+    assert np.isnan(ordering.loc["kl", "tau"]) and ordering.loc["kl", "flipped"] == []
 
 
 def test_tables_without_runs_say_what_is_missing():

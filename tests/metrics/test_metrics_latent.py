@@ -13,13 +13,17 @@ from vaesweep.metrics import (
     aggregate_posterior_stats,
     collapsed_units,
     conditional_entropy,
+    conditional_entropy_dropout,
     dimension_summary,
+    is_active,
     mutual_information,
     mutual_information_per_batch,
     mutual_posterior_diversity,
+    mutual_posterior_diversity_dropout,
     pairwise_symmetric_kl,
     unit_activity,
 )
+from vaesweep.models.posteriors import ALPHA_FLOOR
 
 F64 = torch.float64
 
@@ -43,6 +47,20 @@ def test_unit_activity_and_active_units_straddle_threshold():
     assert active_units(mean) == 3
     assert active_units(mean, threshold=0.001) == 5
     assert active_units(mean.float()) == 3
+
+
+def test_active_means_above_the_threshold_as_the_papers_define_it():
+    # activity exactly at the threshold (binary-exact values): the papers' > leaves it out,
+    # the >= of He et al.'s code counts it
+    mean = torch.tensor([[0.0], [0.125], [0.25]], dtype=F64)  # variance (N - 1) = 0.015625
+    assert float(unit_activity(mean)[0]) == 0.015625
+    assert active_units(mean, threshold=0.015625) == 0
+    assert active_units(mean, threshold=0.015625, strict=False) == 1
+    activity = torch.tensor([0.005, 0.01, 0.02], dtype=F64)
+    assert is_active(activity).tolist() == [False, False, True]
+    assert is_active(activity, strict=False).tolist() == [False, True, True]
+    summary = dimension_summary(mean, torch.zeros_like(mean), threshold=0.015625, strict=False)
+    assert summary["active"].tolist() == [True]
 
 
 def test_mutual_information_zero_when_posteriors_ignore_x():
@@ -101,21 +119,33 @@ def gaussian_kl_to_standard(a: float, b: float) -> float:
     return 0.5 * (math.log(b) + (1.0 + a * a) / b - 1.0)
 
 
-def test_collapsed_units_when_aggregate_equals_prior_or_not():
+def standard_kl_to_gaussian(a: float, b: float) -> float:
+    """KL(N(a, b) || N(0, 1)), b the variance."""
+    return 0.5 * (b + a * a - 1.0 - math.log(b))
+
+
+# qbar of the far dims is about N(3, 0.2): KL(qbar || p) about 4.9; KL(p || qbar) about 24
+# (more in the finite mixture's tail).
+@pytest.mark.parametrize(("direction", "far_kl"), [("qbar_p", 4.0), ("p_qbar", 10.0)])
+def test_collapsed_units_when_aggregate_equals_prior_or_not(direction, far_kl):
     n, s2 = 4000, 0.5
     g = gen(11)
     matched = torch.randn(n, 2, generator=g, dtype=F64) * math.sqrt(1 - s2)
     far = 3.0 + torch.randn(n, 2, generator=g, dtype=F64) * math.sqrt(0.1)
     mean = torch.cat([matched, far], dim=1)
     logvar = torch.cat([torch.full((n, 2), math.log(s2)), torch.full((n, 2), math.log(0.1))], dim=1).to(F64)
-    result = collapsed_units(mean, logvar, rounds=20, samples_per_round=128, generator=gen(12))
+    result = collapsed_units(
+        mean, logvar, rounds=20, samples_per_round=128, generator=gen(12), direction=direction
+    )
     kl = result["kl_per_dim"]
     assert kl.shape == (4,)
     assert (kl[:2].abs() < 0.01).all()
-    # qbar of the far dims is about N(3, 0.2), KL about 24 (more in the finite mixture's tail).
-    assert (kl[2:] > 10).all()
+    assert (kl[2:] > far_kl).all()
     assert result["cu"] == {0.01: 2, 0.03: 2, 0.05: 2, 0.1: 2}
-    assert collapsed_units(mean[:, :2], logvar[:, :2], rounds=20, generator=gen(12))["cu"][0.03] == 2
+    matched_only = collapsed_units(
+        mean[:, :2], logvar[:, :2], rounds=20, generator=gen(12), direction=direction
+    )
+    assert matched_only["cu"][0.03] == 2
 
 
 @pytest.mark.parametrize(("a", "b"), [(0.5, 1.5), (-1.0, 0.3)])
@@ -123,11 +153,22 @@ def test_collapsed_units_kl_matches_closed_form_for_identical_posteriors(a, b):
     mean = torch.full((500, 1), a, dtype=F64)
     logvar = torch.full((500, 1), math.log(b), dtype=F64)
     rounds, per_round = 100, 128
-    kl = collapsed_units(mean, logvar, rounds=rounds, generator=gen(13))["kl_per_dim"]
-    # log p(z) - log q(z) = c2 z^2 + c1 z + c0 with z ~ N(0, 1): variance 2 c2^2 + c1^2.
+    # KL(p || qbar), the authors' code: log p(z) - log q(z) = c2 z^2 + c1 z + c0 with
+    # z ~ N(0, 1), variance 2 c2^2 + c1^2.
+    kl = collapsed_units(mean, logvar, rounds=rounds, generator=gen(13), direction="p_qbar")["kl_per_dim"]
     c2, c1 = 0.5 / b - 0.5, -a / b
     standard_error = math.sqrt((2 * c2**2 + c1**2) / (rounds * per_round))
     assert float(kl[0]) == pytest.approx(gaussian_kl_to_standard(a, b), abs=4 * standard_error)
+    # KL(qbar || p), the poster's definition and the default: with z = a + sqrt(b) e, log q(z) -
+    # log p(z) = const + e^2 (b - 1) / 2 + a sqrt(b) e, variance (b - 1)^2 / 2 + a^2 b.
+    kl = collapsed_units(mean, logvar, rounds=rounds, generator=gen(13))["kl_per_dim"]
+    standard_error = math.sqrt(((b - 1) ** 2 / 2 + a * a * b) / (rounds * per_round))
+    assert float(kl[0]) == pytest.approx(standard_kl_to_gaussian(a, b), abs=4 * standard_error)
+
+
+def test_collapsed_units_rejects_an_unknown_direction():
+    with pytest.raises(ValueError, match="qbar_p"):
+        collapsed_units(torch.zeros(3, 1), torch.zeros(3, 1), rounds=1, direction="pq")
 
 
 def test_collapsed_units_underflow_fallback_for_far_tight_aggregate():
@@ -135,7 +176,7 @@ def test_collapsed_units_underflow_fallback_for_far_tight_aggregate():
     # exponentials underflow and the logsumexp fallback must take over.
     mean = torch.full((300, 1), 50.0, dtype=F64)
     logvar = torch.full((300, 1), math.log(1e-4), dtype=F64)
-    result = collapsed_units(mean, logvar, rounds=10, generator=gen(14))
+    result = collapsed_units(mean, logvar, rounds=10, generator=gen(14), direction="p_qbar")
     assert float(result["kl_per_dim"][0]) == pytest.approx(gaussian_kl_to_standard(50.0, 1e-4), rel=1e-3)
     assert result["cu"][0.1] == 0
 
@@ -149,6 +190,55 @@ def test_collapsed_units_float32_kernel_and_chunking_agree_with_float64():
     ]
     for other in runs[1:]:
         torch.testing.assert_close(other, runs[0], rtol=0, atol=1e-5)
+
+
+def _du_posteriors(n: int = 300, d: int = 3) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Means, raw variances s2 and the evaluation-time log(s2 + alpha) of a DU head."""
+    mean = torch.randn(n, d, generator=gen(30), dtype=F64)
+    raw = torch.exp(torch.randn(n, d, generator=gen(31), dtype=F64) - 1.0)
+    return mean, raw, torch.log(raw + ALPHA_FLOOR)
+
+
+def test_dropout_mpd_and_ce_are_the_expectation_over_dropout_masks():
+    # DU-VAE eq. 6: s^2 = g s2 + alpha, g ~ Bernoulli(p) / p. Draw many masks: every (x, mask)
+    # is one posterior; MPD over independent pairs and CE are then Monte Carlo estimates of
+    # MPD_{p_D . B} and H_{q . B} of Proposition 1.
+    mean, raw, logvar = _du_posteriors()
+    p, draws = 0.6, 300
+    keep = torch.bernoulli(torch.full((draws * mean.shape[0], mean.shape[1]), p), generator=gen(32))
+    dropped = torch.log(keep.to(F64) * raw.repeat(draws, 1) / p + ALPHA_FLOOR)
+    sampled_mpd = mutual_posterior_diversity(mean.repeat(draws, 1), dropped)
+    sampled_ce = conditional_entropy(dropped)
+    expected_mpd = mutual_posterior_diversity_dropout(mean, logvar, ALPHA_FLOOR, p)
+    assert expected_mpd == pytest.approx(sampled_mpd, rel=0.01)
+    assert conditional_entropy_dropout(logvar, ALPHA_FLOOR, p) == pytest.approx(sampled_ce, abs=0.01)
+
+
+@pytest.mark.parametrize("p", [0.9, 0.5, 0.1])
+def test_proposition_1_dropout_raises_mpd_and_lowers_ce(p):
+    mean, _, logvar = _du_posteriors()
+    mpd, ce = mutual_posterior_diversity(mean, logvar), conditional_entropy(logvar)
+    mpd_drop = mutual_posterior_diversity_dropout(mean, logvar, ALPHA_FLOOR, p)
+    ce_drop = conditional_entropy_dropout(logvar, ALPHA_FLOOR, p)
+    assert mpd_drop > mpd and ce_drop < ce
+    # eq. 8: MPD_{p_D . B} > (1 - p) / alpha * sum_d Var[mu_d] (the variance over the data)
+    assert mpd_drop > (1 - p) / ALPHA_FLOOR * float(mean.var(dim=0, correction=0).sum())
+    # the gaps grow as p falls (Proposition 1, "greater as p decreases to 0")
+    lower = p / 2
+    assert mutual_posterior_diversity_dropout(mean, logvar, ALPHA_FLOOR, lower) > mpd_drop
+    assert conditional_entropy_dropout(logvar, ALPHA_FLOOR, lower) < ce_drop
+
+
+def test_dropout_metrics_without_dropout_are_the_plain_ones():
+    mean, _, logvar = _du_posteriors()
+    assert mutual_posterior_diversity_dropout(mean, logvar, ALPHA_FLOOR, 1.0) == pytest.approx(
+        mutual_posterior_diversity(mean, logvar), rel=1e-12
+    )
+    assert conditional_entropy_dropout(logvar, ALPHA_FLOOR, 1.0) == pytest.approx(
+        conditional_entropy(logvar), rel=1e-12
+    )
+    with pytest.raises(ValueError, match="floor"):
+        mutual_posterior_diversity_dropout(mean, logvar, 0.0, 0.5)
 
 
 def test_mpd_moment_formula_equals_pairwise_mean():

@@ -1,4 +1,5 @@
-"""Evaluation through the composed model: the importance-weighted NLL of a linear-Gaussian VAE.
+"""Evaluation through the composed model: the importance-weighted NLL of a linear-Gaussian VAE,
+the data variance a collapsed decoder earns, and a DU head's variance-dropout metrics.
 
 p(z) = N(0, I), p(x|z) = N(Wz + b, s^2 I) has log p(x) = log N(x; b, W W^T + s^2 I) in closed
 form; with orthogonal columns of W its exact posterior is a diagonal Gaussian, which the
@@ -7,13 +8,15 @@ Gaussian head can represent exactly.
 
 import math
 
+import pytest
 import torch
 from torch import nn
 
-from vaesweep.config import LikelihoodConfig, resolve_config
+from vaesweep.config import LikelihoodConfig, PosteriorConfig, resolve_config
 from vaesweep.data.base import Dataset, Split
-from vaesweep.evaluation import encode_split, full_metrics, importance_weighted_nll
-from vaesweep.models.posteriors.heads import GaussianHead
+from vaesweep.evaluation import encode_split, full_metrics, importance_weighted_nll, variance_dropout_metrics
+from vaesweep.metrics import conditional_entropy, mutual_posterior_diversity
+from vaesweep.models.posteriors.heads import BatchNormHead, GaussianHead
 from vaesweep.models.priors.modules import StandardNormalPrior
 from vaesweep.models.vae import VAE
 from vaesweep.objectives.likelihoods.modules import Gaussian
@@ -115,3 +118,57 @@ def test_probes_on_a_split_score_that_splits_own_labels():
     on_valid, _ = full_metrics(model, dataset, "valid", config)
     on_test, _ = full_metrics(model, dataset, "test", config)
     assert on_valid["probe_mlp"] > 95.0 and on_test["probe_mlp"] < 5.0
+
+
+def test_a_decoder_of_the_mean_image_earns_the_data_variance():
+    # data_variance is the MSE/d of a collapsed decoder: AR-ELBO's adapted sigma_x^2 is judged
+    # against it (arelbo_adaptive_small)
+    model, marginal = _linear_gaussian_vae(exact=True)
+    split = _data(marginal)
+    pixels = split.x.flatten(1)
+    model.decoder.weight, model.decoder.bias = torch.zeros_like(model.decoder.weight), pixels.mean(0)
+    encoded = encode_split(model, split, 64)  # four batches, the last one short
+    assert encoded.data_variance == pytest.approx(float(pixels.var(0, correction=0).mean()), rel=1e-5)
+    assert float(encoded.residual_sq.mean()) / 6 == pytest.approx(encoded.data_variance, rel=1e-5)
+
+
+def _bn_model(**posterior) -> VAE:
+    torch.manual_seed(2)
+    config = PosteriorConfig(**{"gamma": 1.0, **posterior})
+    head = BatchNormHead(6, D, config, trainable_scale=config.family == "du")
+    likelihood = Gaussian(
+        LikelihoodConfig(kind="gaussian", sigma_x2=NOISE, mean_activation="identity"), SHAPE
+    )
+    decoder = LinearDecoder(torch.randn(6, D), torch.zeros(6))
+    return VAE(Flatten(), head, decoder, likelihood, StandardNormalPrior(D))
+
+
+def test_variance_dropout_metrics_are_the_du_heads_own_dropout_in_expectation():
+    model = _bn_model(family="du", keep_prob=0.5)
+    with torch.no_grad():
+        model.head.logvar.bias.fill_(-1.0)  # raw variances around alpha, where dropout matters
+    split = _data(_linear_gaussian_vae(exact=True)[1])
+    encoded = encode_split(model, split, 64)  # evaluation: no dropout, floor kept
+    metrics = variance_dropout_metrics(model, encoded.mean, encoded.logvar)
+    # the head's own training-time dropout, many masks (its variances do not depend on BN)
+    features, draws = model.encoder(split.x), 400
+    model.head.train()
+    with torch.no_grad():
+        dropped = torch.cat([model.head(features).logvar for _ in range(draws)]).double()
+    sampled_mpd = mutual_posterior_diversity(encoded.mean.repeat(draws, 1), dropped)
+    assert metrics["mpd_dropout"] == pytest.approx(sampled_mpd, rel=0.02)
+    assert metrics["ce_dropout"] == pytest.approx(conditional_entropy(dropped), abs=0.02)
+    # Proposition 1 on this encoder: dropout raises MPD and lowers CE
+    assert metrics["mpd_dropout"] > mutual_posterior_diversity(encoded.mean, encoded.logvar) + 0.1
+    assert metrics["ce_dropout"] < conditional_entropy(encoded.logvar) - 0.1
+
+
+def test_variance_dropout_metrics_only_for_a_du_head_with_its_floor():
+    for posterior in ({"family": "bn"}, {"family": "du", "keep_prob": 0.5, "variance_floor": False}):
+        model = _bn_model(**posterior)
+        encoded = encode_split(model, Split(x=torch.randn(50, *SHAPE)), 64)
+        assert variance_dropout_metrics(model, encoded.mean, encoded.logvar) == {}
+    model = _bn_model(family="du", keep_prob=1.0)
+    encoded = encode_split(model, Split(x=torch.randn(50, *SHAPE)), 64)
+    metrics = variance_dropout_metrics(model, encoded.mean, encoded.logvar)
+    assert metrics["mpd_dropout"] == pytest.approx(mutual_posterior_diversity(encoded.mean, encoded.logvar))

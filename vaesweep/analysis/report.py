@@ -2,7 +2,8 @@
 
 ``build_report`` gathers everything from a run source; ``write_report`` lays it out as a
 self-contained directory (report.md with figures beside it, report.html with the figures
-embedded, report.tex, one CSV per table, the ledger and the run frame); ``render_report`` gives
+embedded, report.tex, one CSV per table (and per table run on other data, its rows' ordering
+against the paper's), the ledger and the run frame); ``render_report`` gives
 the same text for one format, which the CLI prints.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from vaesweep.analysis import schema
-from vaesweep.analysis.claims import FAILS, HOLDS, NOT_RUN, evaluate_claims, render_ledger
+from vaesweep.analysis.claims import VERDICTS, evaluate_claims, render_ledger
 from vaesweep.analysis.plots import Plot, make_figures
 from vaesweep.analysis.render import latex_escape, render_list
 from vaesweep.analysis.runs import RunSource
@@ -58,7 +59,7 @@ class Report:
             "trials: " + ", ".join(f"{n} {s.lower()}" for s, n in status.items()),
         ]
         verdicts = self.ledger["verdict"].value_counts().to_dict()
-        lines.append("claims: " + ", ".join(f"{verdicts.get(v, 0)} {v}" for v in (HOLDS, FAILS, NOT_RUN)))
+        lines.append("claims: " + ", ".join(f"{verdicts.get(v, 0)} {v}" for v in VERDICTS))
         failed = self.runs[self.runs[schema.STATUS] != schema.FINISHED]
         for row in failed.itertuples():
             reason = row.failure_reason if isinstance(row.failure_reason, str) else "no reason recorded"
@@ -170,6 +171,8 @@ def write_report(report: Report) -> Path:
     (directory / "tables").mkdir(exist_ok=True)
     for table in report.tables:
         (directory / "tables" / f"{table.name}.csv").write_text(table.render("csv"), encoding="utf-8")
+        if not table.ordering.empty:  # on other data: rank agreement of each column with the paper's
+            table.ordering.to_csv(directory / "tables" / f"{table.name}_ordering.csv", index=False)
     (directory / "ledger.csv").write_text(render_ledger(report.ledger, "csv"), encoding="utf-8")
     report.runs.to_csv(directory / "runs.csv", index=False)
     return directory

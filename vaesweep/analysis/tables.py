@@ -10,12 +10,14 @@ of a table's methods that match no paper row (other settings) follow as extra ro
 
 from __future__ import annotations
 
+import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import kendalltau
 
 from vaesweep import metric_registry
 from vaesweep.analysis import schema
@@ -81,6 +83,7 @@ class Table:
     cells: pd.DataFrame
     blocks: str | None = None
     compared: bool = True  # paper values beside ours (the summary has none)
+    ordering: pd.DataFrame = field(default_factory=pd.DataFrame)  # on other data: rank agreement
 
     def frame(self) -> pd.DataFrame:
         """Wide view: one row per table row, columns (dataset, metric, param, field)."""
@@ -263,7 +266,9 @@ def _cells(
                 std = values.std() if len(values) else np.nan  # population std, as the IGP paper prints
                 record = [dataset, pairs.index((dataset, paper_dataset)), paper_dataset, label, order, metric]
                 record += [param, column_order, ours, mean, std, len(values), len(group)]
-                records.append([*record, paper_mean, paper_std, paper_text, mean - paper_mean])
+                # a number of another data set is shown for reference: no difference against it
+                diff = mean - paper_mean if dataset == paper_dataset else np.nan
+                records.append([*record, paper_mean, paper_std, paper_text, diff])
     cells = pd.DataFrame.from_records(records, columns=CELL_COLUMNS)
     column = ["dataset", "metric", "param"]
     cells["best"] = _best(cells, "mean", column)
@@ -308,7 +313,9 @@ def build_table(view: TableView | str, runs: pd.DataFrame) -> Table:
     if substituted:
         caption = (
             f"Run on {', '.join(substituted)}, not on the paper's data sets: the paper's numbers "
-            f"beside ours are its {paper_datasets[0]} numbers (its first data set)."
+            f"beside ours are its {paper_datasets[0]} numbers (its first data set), for reference "
+            "and without a difference; what carries across data sets, the ordering of the rows in "
+            "each column, is compared with the paper's in the notes."
         )
     notes = [f"not supported: {text}" for text in preset.unsupported]
     if not pairs:
@@ -343,8 +350,10 @@ def build_table(view: TableView | str, runs: pd.DataFrame) -> Table:
             not_run.append(f"{label} (no runs on {', '.join(missing)})")
     if not_run:
         notes.insert(0, "rows not run: " + "; ".join(not_run))
+    ordering = pd.DataFrame()
     if substituted:  # on other data the paper's rows we did not run are only listed, not drawn
         cells = cells[cells["row"].isin(set(cells.loc[cells["n"] > 0, "row"]))]
+        ordering = ordering_agreement(cells)
     unmeasured = cells.loc[~cells["shown"]].drop_duplicates(["dataset", "metric", "param"])
     for dataset, group in unmeasured.groupby("dataset", sort=False):
         names = [
@@ -361,12 +370,14 @@ def build_table(view: TableView | str, runs: pd.DataFrame) -> Table:
             "among its seeds (random starts), as the paper reports; lowest rec for AE"
         )
     else:
-        notes.append("ours: mean ± std (population) over seeds; paper value as printed, (Δ = ours - paper)")
+        paper = "for reference" if substituted else "(Δ = ours - paper)"
+        notes.append(f"ours: mean ± std (population) over seeds; paper value as printed, {paper}")
     if preset.description:
         notes.append(preset.description)
+    notes += ordering_notes(ordering) + metric_rule_notes(runs, set(cells.loc[cells["shown"], "metric"]))
     status = "partial" if not_run or absent else "ok"
     blocks = layout.blocks if len(pairs) > 1 or layout.blocks == "metric" else None
-    return Table(view.name, preset.title, caption, status, notes, cells, blocks)
+    return Table(view.name, preset.title, caption, status, notes, cells, blocks, ordering=ordering)
 
 
 def summary_table(runs: pd.DataFrame, metrics: tuple[str, ...] = SUMMARY_METRICS) -> Table:
@@ -379,9 +390,88 @@ def summary_table(runs: pd.DataFrame, metrics: tuple[str, ...] = SUMMARY_METRICS
     cells = _cells(runs, pairs, rows, [(m, "") for m in metrics], {}, {}, None)
     status = "ok" if len(cells) else "not run"
     notes = ["mean ± std (population) over seeds"] if len(cells) else ["no finished runs"]
+    notes += metric_rule_notes(runs, set(metrics))
     title = "Every arm of the sweep"
     blocks = "dataset" if len(pairs) > 1 else None
     return Table("summary", title, "", status, notes, cells, blocks, compared=False)
+
+
+def _order(difference: float) -> str:
+    return ">" if difference > 0 else "<"
+
+
+def ordering_agreement(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per column of a table run on other data, how our ordering of its rows matches the paper's.
+
+    A number does not carry across data sets (60 nats of rec on CBT against 20 on digits says
+    nothing), but a claim that one method beats another does: for each column with two or more
+    rows measured by both, Kendall's tau-b between our means and the paper's, and the pairs of
+    rows whose order flips (a higher here and lower in the paper, or the reverse; ties are no flip).
+    """
+    columns = ["dataset", "paper_dataset", "metric", "param", "rows", "tau", "flipped"]
+    both = cells[
+        cells["mean"].notna() & cells["paper_mean"].notna() & (cells["dataset"] != cells["paper_dataset"])
+    ]
+    records = []
+    for (dataset, paper_dataset, metric, param), column in both.groupby(
+        ["dataset", "paper_dataset", "metric", "param"], sort=False
+    ):
+        column = column.sort_values("row_order")
+        if len(column) < 2:
+            continue
+        ours, paper, rows = column["mean"].to_numpy(), column["paper_mean"].to_numpy(), column["row"].tolist()
+        flipped = [
+            f"{rows[i]} {_order(ours[i] - ours[j])} {rows[j]} (paper {_order(paper[i] - paper[j])})"
+            for i, j in itertools.combinations(range(len(rows)), 2)
+            if (ours[i] - ours[j]) * (paper[i] - paper[j]) < 0
+        ]
+        tau = float(kendalltau(ours, paper).statistic)  # tau-b: ties allowed, NaN for a flat column
+        records.append([dataset, paper_dataset, metric, param, len(rows), tau, flipped])
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def ordering_notes(ordering: pd.DataFrame) -> list[str]:
+    """One line per compared column: tau and the flipped pairs."""
+    notes = []
+    for row in ordering.itertuples():
+        name = metric_label(row.metric) + (f" [{row.param}]" if row.param else "")
+        tau = "undefined (ties)" if pd.isna(row.tau) else f"{row.tau:+.2f}"
+        flips = "; flipped: " + ", ".join(row.flipped) if row.flipped else "; no pair flips"
+        notes.append(
+            f"ordering of {name} on {row.dataset} vs the paper's on {row.paper_dataset}: Kendall's tau "
+            f"{tau} over {row.rows} rows{flips}"
+        )
+    return notes
+
+
+# How AU and CU were counted, by the runs' eval.au_strict and eval.cu_direction; runs logged
+# before these options existed used the authors'-code rules (>= 0.01; KL(p || qbar)).
+METRIC_RULES = {
+    "au": (
+        "eval.au_strict",
+        {True: "activity > 0.01 (the papers)", False: "activity >= 0.01 (He et al. code)"},
+        False,
+    ),
+    "cu": (
+        "eval.cu_direction",
+        {
+            "qbar_p": "KL(qbar(z_d) || p(z_d)) < tau (DG-VAE poster)",
+            "p_qbar": "KL(p(z_d) || qbar(z_d)) < tau (DG-VAE code)",
+        },
+        "p_qbar",
+    ),
+}
+
+
+def metric_rule_notes(runs: pd.DataFrame, metrics: set[str]) -> list[str]:
+    """Which definition of AU and of CU the table's runs used (eval.au_strict, eval.cu_direction)."""
+    notes = []
+    for metric, (key, words, before) in METRIC_RULES.items():
+        if metric in metrics and len(runs):
+            used = runs[key].tolist() if key in runs else [before]
+            label = " and ".join(words[value] for value in dict.fromkeys(used))
+            notes.append(f"{metric_label(metric)}: {label} ({key})")
+    return notes
 
 
 def tables_for(runs: pd.DataFrame) -> list[Table]:
@@ -448,7 +538,8 @@ def _grid(table: Table) -> Grid:
     width = 2 if table.compared else 1
     header = [[("", 1), *level] for level in _header_levels(keys, width)]
     if table.compared:
-        header.append([("Model", 1)] + [("ours", 1), ("paper (Δ)", 1)] * len(keys))
+        paper = "paper (Δ)" if table.cells["diff"].notna().any() else "paper (for reference)"
+        header.append([("Model", 1)] + [("ours", 1), (paper, 1)] * len(keys))
     else:
         header[-1][0] = ("Model", 1)
     grid = Grid(header)

@@ -244,9 +244,22 @@ class EvalConfig(Section):
         "MI: all-data aggregate posterior (DU-VAE/DG-VAE code) or per-batch (He et al.)",
         choices=("all", "batch"),
     )
+    au_strict = Param(
+        True,
+        "AU: a unit is active when Var_x(E_q[z_d]) > 0.01, as the IGP, DU-VAE and DG-VAE papers "
+        "and the IGP code define it; false: >= 0.01 (the evaluation code of He et al. 2019, "
+        "which the DU-VAE and DG-VAE code reuse)",
+    )
+    cu_direction = Param(
+        "qbar_p",
+        "CU's per-dimension KL: qbar_p = KL(qbar(z_d) || p(z_d)), the DG-VAE poster's "
+        "definition (samples from the aggregate posterior); p_qbar = KL(p(z_d) || qbar(z_d)), "
+        "what the authors' code computes (samples from the prior)",
+        choices=("qbar_p", "p_qbar"),
+    )
     cu_thresholds = Param((0.01, 0.03, 0.05, 0.1), "CU tau values")
-    cu_rounds = Param(1000, "CU: rounds of prior samples (DG-VAE code: 1000)", ge=1)
-    cu_samples_per_round = Param(128, "CU: prior samples per round (DG-VAE code: 128)", ge=1)
+    cu_rounds = Param(1000, "CU: rounds of samples (DG-VAE code: 1000)", ge=1)
+    cu_samples_per_round = Param(128, "CU: samples per round (DG-VAE code: 128)", ge=1)
     ll_samples = Param(8, "priorLL/postLL: samples from p(z) and from q(z|x) each", ge=1)
     probes = Param(True, "train linear and MLP probes on posterior means (needs labels)")
     probe_restarts = Param(10, "probe restarts averaged (IGP: 10)", ge=1)

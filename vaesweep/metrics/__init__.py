@@ -6,15 +6,19 @@ MLP classifiers on frozen features.
 """
 
 from vaesweep.metrics.latent import (
+    CU_DIRECTIONS,
     QUANTILE_LEVELS,
     active_units,
     aggregate_posterior_stats,
     collapsed_units,
     conditional_entropy,
+    conditional_entropy_dropout,
     dimension_summary,
+    is_active,
     mutual_information,
     mutual_information_per_batch,
     mutual_posterior_diversity,
+    mutual_posterior_diversity_dropout,
     pairwise_symmetric_kl,
     unit_activity,
 )
@@ -28,21 +32,25 @@ from vaesweep.metrics.smoothness import expected_gap, expected_local_smoothness
 from vaesweep.metrics.text import corpus_bleu, rouge_n
 
 __all__ = [
+    "CU_DIRECTIONS",
     "QUANTILE_LEVELS",
     "active_units",
     "aggregate_posterior_stats",
     "collapsed_units",
     "conditional_entropy",
+    "conditional_entropy_dropout",
     "corpus_bleu",
     "dimension_summary",
     "expected_gap",
     "expected_local_smoothness",
     "importance_weighted_log_likelihood",
+    "is_active",
     "label_budget_subset",
     "log_mean_exp",
     "mutual_information",
     "mutual_information_per_batch",
     "mutual_posterior_diversity",
+    "mutual_posterior_diversity_dropout",
     "pairwise_symmetric_kl",
     "prior_posterior_log_likelihood",
     "probe_accuracy",

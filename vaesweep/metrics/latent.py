@@ -42,9 +42,16 @@ def unit_activity(mean: Tensor) -> Tensor:
     return mean.to(torch.float64).var(dim=0, correction=1)
 
 
-def active_units(mean: Tensor, threshold: float = 0.01) -> int:
-    """Number of active units AU: dimensions whose activity is >= ``threshold`` (DU-VAE, IGP)."""
-    return int((unit_activity(mean) >= threshold).sum())
+def is_active(activity: Tensor, threshold: float = 0.01, strict: bool = True) -> Tensor:
+    """Which units are active: activity > ``threshold`` as the IGP, DU-VAE and DG-VAE papers
+    (and the IGP code) define it; ``strict=False``: activity >= threshold, the rule of the
+    evaluation code of He et al. 2019 that the DU-VAE and DG-VAE code build on."""
+    return activity > threshold if strict else activity >= threshold
+
+
+def active_units(mean: Tensor, threshold: float = 0.01, strict: bool = True) -> int:
+    """Number of active units AU: dimensions whose activity passes ``threshold`` (see is_active)."""
+    return int(is_active(unit_activity(mean), threshold, strict).sum())
 
 
 def _log_aggregate_density(z: Tensor, mean: Tensor, logvar: Tensor, chunk_size: int) -> Tensor:
@@ -149,6 +156,18 @@ def _log_marginal_aggregate(
     return torch.cat(out) + float(shift) - math.log(mean.shape[0])
 
 
+CU_DIRECTIONS = ("qbar_p", "p_qbar")  # KL(qbar || p) as the DG-VAE poster; KL(p || qbar) as its code
+
+
+def _sample_marginal_aggregate(
+    mean: Tensor, logvar: Tensor, size: int, generator: torch.Generator | None
+) -> Tensor:
+    """``size`` float64 draws from qbar(z_d) = (1/N) sum_n N(mean_n, exp(logvar_n)), 1-D inputs."""
+    component = torch.randint(mean.shape[0], (size,), generator=generator, device=mean.device)
+    noise = torch.randn(size, generator=generator, dtype=torch.float64, device=mean.device)
+    return mean.to(torch.float64)[component] + torch.exp(0.5 * logvar.to(torch.float64))[component] * noise
+
+
 def collapsed_units(
     mean: Tensor,
     logvar: Tensor,
@@ -158,13 +177,16 @@ def collapsed_units(
     generator: torch.Generator | None = None,
     chunk_size: int = 2**19,
     dtype: torch.dtype = torch.float32,
+    direction: str = "qbar_p",
 ) -> dict[str, Any]:
     """Collapsed units CU(tau) of DG-VAE (the hole problem; poster, section 3a).
 
-    For each dimension d, KL(p(z_d) || qbar(z_d)) with p = N(0, 1) and qbar(z_d) =
-    (1/N) sum_n N(z_d; mean_nd, exp(logvar_nd)) is estimated as the mean of
-    log p(z) - log qbar(z) over ``rounds * samples_per_round`` samples z ~ N(0, 1) (the
-    authors' code: 1000 x 128). CU(tau) counts the dimensions with KL < tau (the paper uses
+    For each dimension d, the KL between the aggregate posterior qbar(z_d) =
+    (1/N) sum_n N(z_d; mean_nd, exp(logvar_nd)) and the prior p = N(0, 1), estimated as a mean
+    over ``rounds * samples_per_round`` samples (the authors' code: 1000 x 128). ``direction``
+    "qbar_p" is KL(qbar || p), the poster's definition (CU = |{i : KL(q(z_i) || p(z_i)) <
+    0.03}|), from samples of qbar; "p_qbar" is KL(p || qbar), what the authors' code computes,
+    from samples of the prior. CU(tau) counts the dimensions with KL < tau (the paper uses
     tau = 0.03): many units = aggregate matches the prior, few = holes.
 
     The cost is rounds * samples_per_round * N * D density evaluations; they run in ``dtype``
@@ -176,16 +198,18 @@ def collapsed_units(
 
     Returns {"kl_per_dim": float64 Tensor [D], "cu": {tau: int}}.
     """
+    if direction not in CU_DIRECTIONS:
+        raise ValueError(f"direction must be one of {CU_DIRECTIONS}, not {direction!r}")
+    size = rounds * samples_per_round
     kl = torch.empty(mean.shape[1], dtype=torch.float64, device=mean.device)
     for d in range(mean.shape[1]):
-        z = torch.randn(
-            rounds * samples_per_round,
-            generator=generator,
-            dtype=torch.float64,
-            device=mean.device,
-        )
+        if direction == "p_qbar":
+            z = torch.randn(size, generator=generator, dtype=torch.float64, device=mean.device)
+        else:
+            z = _sample_marginal_aggregate(mean[:, d], logvar[:, d], size, generator)
         log_qbar = _log_marginal_aggregate(z, mean[:, d], logvar[:, d], chunk_size, dtype)
-        kl[d] = (-0.5 * (z * z + LOG_2PI) - log_qbar).mean()
+        log_p = -0.5 * (z * z + LOG_2PI)
+        kl[d] = (log_p - log_qbar if direction == "p_qbar" else log_qbar - log_p).mean()
     return {"kl_per_dim": kl, "cu": {tau: int((kl < tau).sum()) for tau in thresholds}}
 
 
@@ -203,6 +227,15 @@ def pairwise_symmetric_kl(mean: Tensor, logvar: Tensor) -> Tensor:
     return 0.25 * skl4.sum(dim=2)
 
 
+def _diversity(mean: Tensor, variance: Tensor, inverse_variance: Tensor) -> float:
+    """MPD from per-example moments of the variances: 2 MPD_d = E[(mu_1 - mu_2)^2 w_1] +
+    E[v] E[w] - 1 with v = E[s^2] and w = E[1/s^2] per example (DU-VAE eq. 3 and S20)."""
+    square = (mean - mean.mean(dim=0)).square()
+    spread = (square * inverse_variance).mean(0) + inverse_variance.mean(0) * square.mean(0)
+    ratio = variance.mean(0) * inverse_variance.mean(0)
+    return float(0.5 * (spread + ratio - 1.0).sum())
+
+
 def mutual_posterior_diversity(mean: Tensor, logvar: Tensor) -> float:
     """Mutual posterior diversity MPD (DU-VAE eq. 3; Ma et al. 2018), exactly in O(N D).
 
@@ -214,16 +247,50 @@ def mutual_posterior_diversity(mean: Tensor, logvar: Tensor) -> float:
     the sum, which contradicts its own S11. Equals pairwise_symmetric_kl(...).mean().
     """
     mean, logvar = mean.to(torch.float64), logvar.to(torch.float64)
-    centred = mean - mean.mean(dim=0)
-    inv_var = torch.exp(-logvar)
-    spread = (centred.square() * inv_var).mean(0) + inv_var.mean(0) * centred.square().mean(0)
-    ratio = torch.exp(logvar).mean(0) * inv_var.mean(0)
-    return float(0.5 * (spread + ratio - 1.0).sum())
+    return _diversity(mean, torch.exp(logvar), torch.exp(-logvar))
 
 
 def conditional_entropy(logvar: Tensor) -> float:
     """Conditional entropy H_q(z|x) (DU-VAE eq. 5): E_x sum_d 0.5 * log(2 pi e s_{x,d}^2)."""
     return float(-_negative_entropy(logvar))
+
+
+def _dropout_moments(logvar: Tensor, floor: float, keep_prob: float) -> tuple[Tensor, Tensor, Tensor]:
+    """E_B[s^2], E_B[1/s^2] and E_B[log s^2] under DU-VAE's variance dropout (eq. 6, S14).
+
+    ``logvar`` is the encoder's evaluation-time log-variance log(s2 + alpha), s2 the raw
+    variance and alpha the floor. Dropout keeps s2 with probability p, rescaled by 1/p:
+    s^2 = s2/p + alpha with probability p, alpha otherwise, so E_B[s^2] = s2 + alpha.
+    """
+    if keep_prob < 1.0 and floor <= 0.0:
+        raise ValueError("variance dropout without a floor (alpha = 0) leaves zero variances")
+    variance = torch.exp(logvar.to(torch.float64))
+    kept = (variance - floor).clamp_min(0.0) / keep_prob + floor
+    inverse = keep_prob / kept + ((1.0 - keep_prob) / floor if keep_prob < 1.0 else 0.0)
+    log_variance = keep_prob * torch.log(kept) + (
+        (1.0 - keep_prob) * math.log(floor) if keep_prob < 1.0 else 0.0
+    )
+    return variance, inverse, log_variance
+
+
+def mutual_posterior_diversity_dropout(mean: Tensor, logvar: Tensor, floor: float, keep_prob: float) -> float:
+    """MPD of the same encoder with its training-time variance dropout, in expectation over the
+    masks: MPD_{p_D . B}[z] of DU-VAE Proposition 1 (eq. 7, proof S20), exactly in O(N D).
+
+    ``logvar``: evaluation-time log(s2 + alpha) of a DU head with floor ``floor`` = alpha and
+    keep probability ``keep_prob`` = p. Proposition 1: larger than MPD without dropout
+    (:func:`mutual_posterior_diversity` of the same ``logvar``) for p < 1; equal at p = 1.
+    """
+    variance, inverse, _ = _dropout_moments(logvar, floor, keep_prob)
+    return _diversity(mean.to(torch.float64), variance, inverse)
+
+
+def conditional_entropy_dropout(logvar: Tensor, floor: float, keep_prob: float) -> float:
+    """CE of the same encoder with its variance dropout, in expectation over the masks:
+    H_{q . B}(z|x) of DU-VAE Proposition 1 (eq. 5 with E_B[log s^2] of S14). Smaller than
+    :func:`conditional_entropy` of the same ``logvar`` for p < 1; equal at p = 1."""
+    _, _, log_variance = _dropout_moments(logvar, floor, keep_prob)
+    return float(0.5 * (log_variance.shape[1] * (LOG_2PI + 1.0) + log_variance.sum(1)).mean())
 
 
 def aggregate_posterior_stats(
@@ -245,11 +312,13 @@ def aggregate_posterior_stats(
     }
 
 
-def dimension_summary(mean: Tensor, logvar: Tensor, threshold: float = 0.01) -> dict[str, Tensor]:
+def dimension_summary(
+    mean: Tensor, logvar: Tensor, threshold: float = 0.01, strict: bool = True
+) -> dict[str, Tensor]:
     """Per-dimension statistics behind IGP Fig. 1 (boxplots of posterior means and variances).
 
     Returns float64 tensors: ``activity`` [D] (:func:`unit_activity`), ``active`` [D] bool
-    (activity >= threshold), and ``mean_quantiles`` / ``variance_quantiles`` [5, D], whose
+    (:func:`is_active`), and ``mean_quantiles`` / ``variance_quantiles`` [5, D], whose
     rows are the min, first quartile, median, third quartile and max across examples of the
     posterior means and of the posterior variances exp(logvar) (levels: QUANTILE_LEVELS).
     """
@@ -257,7 +326,7 @@ def dimension_summary(mean: Tensor, logvar: Tensor, threshold: float = 0.01) -> 
     levels = torch.tensor(QUANTILE_LEVELS, dtype=torch.float64, device=mean.device)
     return {
         "activity": activity,
-        "active": activity >= threshold,
+        "active": is_active(activity, threshold, strict),
         "mean_quantiles": torch.quantile(mean.to(torch.float64), levels, dim=0),
         "variance_quantiles": torch.quantile(torch.exp(logvar.to(torch.float64)), levels, dim=0),
     }

@@ -6,12 +6,14 @@ in ``heads``) on demand; this module imports no torch.
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 from vaesweep.config.fields import PER_TRIAL, Param
 from vaesweep.config.registry import Registry, Unit
 from vaesweep.errors import ConfigError
 
+ALPHA_FLOOR = 1.0 / (2.0 * math.pi * math.e)  # DU-VAE: the variance floor of zero-entropy noise
 GAMMA = Param(0.5, "BN scale gamma on the posterior means (du, bn)", gt=0.0, symbol="gamma", role=PER_TRIAL)
 KEEP_PROB = Param(
     1.0,

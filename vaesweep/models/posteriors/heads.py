@@ -16,9 +16,8 @@ from torch import nn
 from vaesweep import noise
 from vaesweep.config import PosteriorConfig
 from vaesweep.models.flows import IAF
+from vaesweep.models.posteriors import ALPHA_FLOOR
 from vaesweep.models.priors import LOG_2PI
-
-ALPHA_FLOOR = 1.0 / (2.0 * math.pi * math.e)  # DU-VAE: variance floor giving zero-entropy noise
 
 
 @dataclass
