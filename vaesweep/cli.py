@@ -1,5 +1,8 @@
 """The ``vaesweep`` command line: one entry point, one module per group of commands.
 
+``vaesweep --help`` shows ``DESCRIPTION`` and ``EXAMPLES``; each command's help has its own
+description and examples (``vaesweep.command_help``).
+
 Bad input ends the command with exit status 2 and one line naming the field, the value and
 what is allowed, before any data is loaded or Ray is started.
 """
@@ -11,14 +14,15 @@ import importlib
 import json
 import sys
 
+from vaesweep.command_help import add_command
 from vaesweep.config import RunConfig, param_of, parse_assignments, resolve_config
 from vaesweep.errors import ConfigError, DataError
 
 # Command groups that live beside the packages they drive; each module has register(subparsers).
 COMMAND_GROUPS: tuple[str, ...] = (
-    "vaesweep.analysis.commands",
     "vaesweep.data.commands",
     "vaesweep.platform.commands",
+    "vaesweep.analysis.commands",
 )
 
 # Beside each axis's unit (its registry key), the switches that add a part to a method.
@@ -57,26 +61,22 @@ def resolved_overrides(args: argparse.Namespace) -> dict[str, str]:
 
 
 def command_train(args: argparse.Namespace) -> int:
-    from vaesweep.train import EpochReport, fit
+    from vaesweep.train import fit
+    from vaesweep.train_progress import TrainProgress
 
     config = resolve_config(args.method, args.dataset, resolved_overrides(args))
-
-    def progress(report: EpochReport) -> None:
-        if not args.json:
-            shown = {
-                k: round(v, 3)
-                for k, v in report.metrics.items()
-                if k in ("train_loss", "valid_rec", "valid_kl", "valid_au", "valid_mi")
-            }
-            print(f"epoch {report.epoch}: {shown}", file=sys.stderr, flush=True)
-
-    metrics = fit(
-        config,
-        progress,
-        checkpoint_dir=args.checkpoint_dir,
-        resume_from=args.resume,
-        artifacts_dir=args.artifacts_dir,
-    )
+    progress = TrainProgress(config.train.epochs, config.eval.split, quiet=args.json)
+    try:
+        metrics = fit(
+            config,
+            progress.epoch_done,
+            checkpoint_dir=args.checkpoint_dir,
+            resume_from=args.resume,
+            artifacts_dir=args.artifacts_dir,
+            on_step=progress.step,
+        )
+    finally:
+        progress.close()
     if args.json:
         print(
             json.dumps(
@@ -135,13 +135,55 @@ def command_methods(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vaesweep", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+DESCRIPTION = """\
+Sweep, compare and reproduce VAE methods against posterior collapse (IGP, DU-VAE, DG-VAE,
+AR-ELBO and their baselines): one run, a sweep on Ray Tune tracked in MLflow, and the papers'
+tables from the logged runs. A bad option fails at once with one line naming it."""
 
-    train = commands.add_parser("train", help="train one method on one data set, print final metrics")
-    train.add_argument("--method", required=True)
-    train.add_argument("--dataset", default="digits")
+EXAMPLES = """\
+examples:
+  vaesweep train --method igp --dataset digits --set C=15 --epochs 20
+  vaesweep sweep demo                  # the demo sweep (45 trials), then: vaesweep report demo
+  vaesweep data add mycorpus --kind text --from sentences.txt
+  vaesweep sweep du_vae --dataset mycorpus --seeds 1
+  vaesweep report du_vae
+  vaesweep ui                          # the MLflow UI on the runs
+
+Run vaesweep COMMAND --help for a command's options and examples."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vaesweep",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
+
+    train = add_command(
+        commands,
+        "train",
+        summary="train one method on one data set and print its final metrics",
+        description=(
+            "Train one method preset (vaesweep methods) on one data set, with the data set's\n"
+            "profile (architecture, optimiser, schedule) and any field overridden by --set. Shows\n"
+            "progress bars on a terminal and one line per epoch; prints the final metrics on the\n"
+            "evaluation split (eval.split, default test)."
+        ),
+        examples=(
+            "vaesweep train --method igp --dataset digits --set C=15 --epochs 50 --seed 0",
+            "vaesweep train --method du_vae --dataset synthetic_text --set gamma=1.0 p=0.5",
+            "vaesweep train --method dg_vae --dataset digits --set posterior.family=isotropic b=8",
+            "vaesweep train --method vae --dataset mycorpus --json > result.json",
+        ),
+    )
+    train.add_argument("--method", required=True, help="a method preset (list: vaesweep methods)")
+    train.add_argument(
+        "--dataset",
+        default="digits",
+        help="a built-in or added data set (vaesweep data list); default digits",
+    )
     train.add_argument(
         "--set",
         action="extend",
@@ -149,17 +191,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override fields by dotted key or paper symbol (--set C=15 p=0.8); repeatable",
     )
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--seed", type=int)
-    train.add_argument("--device")
-    train.add_argument("--json", action="store_true", help="print one JSON object")
-    train.add_argument("--checkpoint-dir")
-    train.add_argument("--resume", help="checkpoint (file or directory) to continue from")
-    train.add_argument("--artifacts-dir")
+    train.add_argument("--epochs", type=int, help="train.epochs")
+    train.add_argument("--seed", type=int, help="train.seed")
+    train.add_argument("--device", help="train.device: auto, cpu, cuda, cuda:1, ...")
+    train.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
+    train.add_argument("--checkpoint-dir", metavar="DIR", help="write a checkpoint there after every epoch")
+    train.add_argument(
+        "--resume", metavar="CHECKPOINT", help="checkpoint (file or directory) to continue from"
+    )
+    train.add_argument("--artifacts-dir", metavar="DIR", help="write metrics, latents and pictures there")
     train.set_defaults(handler=command_train)
 
-    methods = commands.add_parser("methods", help="list method presets, their axes and hyper-parameters")
-    methods.add_argument("--json", action="store_true")
+    methods = add_command(
+        commands,
+        "methods",
+        summary="list the method presets, their axes and hyper-parameters (or every config field)",
+        examples=("vaesweep methods", "vaesweep methods --fields", "vaesweep methods --json"),
+    )
+    methods.add_argument("--json", action="store_true", help="print the list as JSON")
     methods.add_argument("--fields", action="store_true", help="list every configuration field instead")
     methods.set_defaults(handler=command_methods)
 

@@ -138,6 +138,7 @@ class Trainer:
         self.best_model: dict[str, torch.Tensor] | None = None
         self.bn_heads = batchnorm_heads(self.model)
         self.lengths_cpu = None if self.dataset.train.lengths is None else self.dataset.train.lengths.cpu()
+        self.on_step: Callable[[int, int, int], None] | None = None  # (epoch, step, steps_per_epoch)
 
     # -- checkpoints -----------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
@@ -178,6 +179,7 @@ class Trainer:
         rescale_after_step = config.posterior.rescale == "after_step"
         clip = config.optim.grad_clip
         samples = self.objective.samples
+        first_step = self.state.step
         for index in batch_indices(
             len(train), config.train.batch_size, self.shuffle, self.lengths_cpu, device=train.x.device
         ):
@@ -211,6 +213,8 @@ class Trainer:
             step_terms = torch.stack([terms.loss, *terms.terms.values()]).detach()
             sums.add_(step_terms, alpha=x.shape[0])
             self.state.step += 1
+            if self.on_step is not None:
+                self.on_step(self.state.epoch, self.state.step - first_step, self.steps_per_epoch)
         model.likelihood.end_epoch()
         totals = (sums / len(train)).tolist()  # the one host synchronisation per epoch
         metrics = {f"train_{name}": value for name, value in zip(names, totals, strict=True)}
@@ -291,6 +295,7 @@ def fit(
     checkpoint_dir: str | Path | None = None,
     resume_from: str | Path | None = None,
     artifacts_dir: str | Path | None = None,
+    on_step: Callable[[int, int, int], None] | None = None,
 ) -> dict[str, float]:
     """Train one run and return its final metrics on ``eval.split``.
 
@@ -299,6 +304,8 @@ def fit(
     ``resume_from`` continues from such a checkpoint; the result equals an uninterrupted run.
     ``artifacts_dir`` receives the final metrics, per-dimension summaries, latent codes and a
     picture of reconstructions/samples (or decoded sentences).
+    ``on_step(epoch, step, steps_per_epoch)`` is called after every optimiser step (1-based
+    step within the epoch), for progress bars; it gets no tensors, so it costs no host sync.
     Raises ``ConfigError`` before loading anything if the config is invalid, and
     ``DivergedError`` (with the epoch and the last good metrics) on a NaN/inf loss.
     """
@@ -306,6 +313,7 @@ def fit(
     check_protocol_config(config)  # the FID network must load before hours of training
     started = time.perf_counter()
     trainer = Trainer(config)
+    trainer.on_step = on_step
     if resume_from is not None and _checkpoint_path(resume_from).exists():
         trainer.load(resume_from)
     trainer.run(report, checkpoint_dir)

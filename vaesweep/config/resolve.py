@@ -19,7 +19,7 @@ def resolve_config(
 
     Validated before anything is loaded; raises ConfigError naming the first bad field.
     """
-    from vaesweep.data.registry import DATASETS, dataset_info
+    from vaesweep.data.registry import dataset_info
     from vaesweep.methods import METHODS
 
     load_plugins()
@@ -29,8 +29,7 @@ def resolve_config(
     for key in list(overrides):
         if canonical_key(key) == "data.name":
             dataset = str(overrides.pop(key))
-    if dataset not in DATASETS:
-        raise ConfigError("data.name", dataset, "one of " + ", ".join(DATASETS))
+    dataset_info(dataset)  # built-in or added to the cache, else ConfigError
     config = apply_overrides(baseline(dataset), {"method": method, **METHODS[method].settings})
     config = apply_overrides(config, overrides)
     if config.model.architecture == "auto":

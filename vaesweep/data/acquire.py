@@ -17,7 +17,6 @@ import hashlib
 import os
 import shutil
 import socket
-import tempfile
 import threading
 import urllib.error
 import urllib.parse
@@ -30,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from vaesweep.config import DataConfig
-from vaesweep.data.cache import cache_root, verify_manifest, write_manifest
+from vaesweep.data.cache import cache_root, install, verify_manifest
 from vaesweep.data.corpora import RECIPES, TEXT_LAYOUT, convert_hub_corpus, prepare_text_files, recipe_for
 from vaesweep.data.images import (
     CELEBA_FILES,
@@ -379,31 +378,13 @@ def _acquisition(name: str) -> Acquisition:
     return ACQUISITIONS[name]
 
 
-def _install(name: str, cache_dir: str | Path | None, build: Callable[[Path], dict]) -> tuple[Path, dict]:
-    """Build into a staging directory beside the cache entry, then swap it in."""
-    root = cache_root(cache_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
-    try:
-        summary = build(staging)
-        write_manifest(staging, {"dataset": name, **summary})
-        final = root / name
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return final, summary
-
-
 def fetch(
     name: str, cache_dir: str | Path | None = None, options: FetchOptions | None = None
 ) -> tuple[Path, dict]:
     """Download data set ``name`` into the cache; returns its directory and a summary."""
     acquisition = _acquisition(name)
     options = options or FetchOptions()
-    return _install(name, cache_dir, lambda staging: acquisition.fetch(name, staging, options))
+    return install(name, cache_dir, lambda staging: acquisition.fetch(name, staging, options))
 
 
 def prepare(name: str, source: str | Path, cache_dir: str | Path | None = None) -> tuple[Path, dict]:
@@ -412,7 +393,7 @@ def prepare(name: str, source: str | Path, cache_dir: str | Path | None = None) 
     source = Path(source).expanduser()
     if not source.exists():
         raise DataError(f"{source}: does not exist; expected {acquisition.layout}")
-    return _install(name, cache_dir, lambda staging: acquisition.prepare(name, source, staging))
+    return install(name, cache_dir, lambda staging: acquisition.prepare(name, source, staging))
 
 
 def status(name: str, cache_dir: str | Path | None = None, full: bool = False) -> tuple[Path, str]:

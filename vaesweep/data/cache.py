@@ -12,6 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +83,25 @@ def verify_manifest(directory: Path, full: bool = False) -> None:
             )
         if full and file_digest(target) != expected["sha256"]:
             raise DataError(f"{target}: SHA-256 differs from {path}; fetch or prepare the data set again")
+
+
+def install(name: str, cache_dir: str | Path | None, build: Callable[[Path], dict]) -> tuple[Path, dict]:
+    """Build entry ``name`` into a staging directory beside it (``build(staging) -> summary``),
+    write its manifest, then swap it in: a failed or interrupted build leaves nothing behind."""
+    root = cache_root(cache_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    try:
+        summary = build(staging)
+        write_manifest(staging, {"dataset": name, **summary})
+        final = root / name
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final, summary
 
 
 def data_directory(config: DataConfig, expected: str) -> Path:

@@ -241,10 +241,11 @@ def _draw(source: Any, recipe: CorpusRecipe, seed: int) -> dict[str, list[tuple]
     return drawn
 
 
-def _write_split(path: Path, units: list[tuple], known: set[str]) -> None:
+def write_split(path: Path, units: list[tuple], known: set[str] | None = None) -> None:
+    """(tokens, label) units as He et al. lines; words outside ``known`` (when given) as <unk>."""
     with path.open("w", encoding="utf-8") as stream:
         for tokens, label in units:
-            sentence = " ".join(token if token in known else UNK for token in tokens)
+            sentence = " ".join(token if known is None or token in known else UNK for token in tokens)
             stream.write(sentence + "\n" if label is None else f"{label}\t{sentence}\n")
 
 
@@ -269,7 +270,7 @@ def convert_hub_corpus(
     vocab = build_vocab([tokens for tokens, _ in drawn["train"]], max_size=words)
     known = set(vocab.itos)
     for split, units in drawn.items():
-        _write_split(out / f"{name}.{split}.txt", units, known)
+        write_split(out / f"{name}.{split}.txt", units, known)
     (out / VOCAB_FILE).write_text("".join(f"{word}\n" for word in vocab.itos[len(SPECIAL_TOKENS) :]))
     dataset = load_text_dataset(DataConfig(name=name, path=str(out)))
     return {

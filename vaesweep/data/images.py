@@ -56,7 +56,7 @@ OMNIGLOT_FILES = ("chardata.mat", "omniglot.npz")
 SIDE = 28
 CELEBA_FILES = {"train": "train_x.npy", "valid": "valid_x.npy", "test": "test_x.npy"}
 CELEBA_SHAPE = (3, 64, 64)
-CELEBA_CHUNK = 4096  # images converted to float at once
+IMAGE_CHUNK = 4096  # images converted to float at once
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -108,7 +108,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     return data.astype(dtype.newbyteorder("="))
 
 
-def _find_idx(directory: Path, name: str, expected: str) -> Path:
+def find_idx(directory: Path, name: str, expected: str) -> Path:
     for candidate in (directory / name, directory / f"{name}.gz"):
         if candidate.is_file():
             return candidate
@@ -140,7 +140,7 @@ def _read_idx_pair(
 def _load_idx_set(config: DataConfig, name: str, description: str) -> Dataset:
     expected = ", ".join(f"{f}[.gz]" for f in MNIST_FILES.values())
     directory = data_directory(config, expected)
-    paths = {key: _find_idx(directory, file, expected) for key, file in MNIST_FILES.items()}
+    paths = {key: find_idx(directory, file, expected) for key, file in MNIST_FILES.items()}
     train_x, train_y = _read_idx_pair(paths["train_images"], paths["train_labels"], 10)
     test_x, test_y = _read_idx_pair(paths["test_images"], paths["test_labels"], 10)
     n = len(train_x)
@@ -331,25 +331,33 @@ def load_omniglot(config: DataConfig) -> Dataset:
     )
 
 
-def _read_celeba_split(path: Path, expected: str, limit: int = 0) -> torch.Tensor:
-    """One prepared CelebA split: uint8 [N, 3, 64, 64] in a .npy file, memory-mapped and
-    converted to float in [0, 1] in chunks, so the peak is the float tensor alone."""
+def read_image_array(
+    path: Path, expected: str, limit: int = 0, shape: tuple[int, int, int] | None = None
+) -> torch.Tensor:
+    """A split stored as a .npy of images [N, C, H, W] (uint8 0..255, or float32 in [0, 1]),
+    memory-mapped and converted to float in [0, 1] in chunks, so the peak is the float tensor
+    alone. ``shape`` (C, H, W) is checked when given; ``limit`` > 0 reads the first images only."""
     if not path.is_file():
         raise DataError(f"{path.parent}: missing {path.name}; expected {expected}")
     try:
         array = np.load(path, mmap_mode="r")
     except (OSError, ValueError) as error:
         raise DataError(f"{path}: not a readable .npy file ({error})") from error
-    if array.dtype != np.uint8 or array.ndim != 4 or array.shape[1:] != CELEBA_SHAPE:
+    if (
+        array.dtype not in (np.uint8, np.float32)
+        or array.ndim != 4
+        or (shape is not None and array.shape[1:] != shape)
+    ):
+        wanted = "[N, C, H, W]" if shape is None else f"[N, {', '.join(map(str, shape))}]"
         raise DataError(
-            f"{path}: expected uint8 images [N, {', '.join(map(str, CELEBA_SHAPE))}], "
-            f"found {array.dtype} {list(array.shape)}"
+            f"{path}: expected uint8 or float32 images {wanted}, found {array.dtype} {list(array.shape)}"
         )
     count = len(array) if limit <= 0 else min(limit, len(array))
-    images = torch.empty((count, *CELEBA_SHAPE), dtype=torch.float32)
-    for start in range(0, count, CELEBA_CHUNK):
-        stop = min(start + CELEBA_CHUNK, count)
-        images[start:stop] = torch.from_numpy(np.array(array[start:stop])).float().div_(255.0)
+    scale = 255.0 if array.dtype == np.uint8 else 1.0
+    images = torch.empty((count, *array.shape[1:]), dtype=torch.float32)
+    for start in range(0, count, IMAGE_CHUNK):
+        stop = min(start + IMAGE_CHUNK, count)
+        images[start:stop] = torch.from_numpy(np.array(array[start:stop])).float().div_(scale)
     return images
 
 
@@ -360,7 +368,11 @@ def load_celeba(config: DataConfig) -> Dataset:
     expected = ", ".join(CELEBA_FILES.values()) + " (uint8 [N, 3, 64, 64]; `vaesweep data prepare celeba`)"
     directory = data_directory(config, expected)
     splits = tuple(
-        Split(_read_celeba_split(directory / file, expected, config.max_train if name == "train" else 0))
+        Split(
+            read_image_array(
+                directory / file, expected, config.max_train if name == "train" else 0, CELEBA_SHAPE
+            )
+        )
         for name, file in CELEBA_FILES.items()
     )
     sizes = "/".join(str(len(split)) for split in splits)

@@ -4,16 +4,26 @@ Knowing a data set's kind and shape without loading it lets configuration errors
 decoder on text, a 28x28 conv net on 8x8 digits) surface before anything expensive starts.
 A profile holds what depends on the data rather than the method: architecture and sizes,
 optimiser and schedule, epochs and batch size (DESIGN.md section 3, "Optimisation").
+
+Built-in data sets are listed here (``DATASETS``); a data set a user adds with ``vaesweep data
+add`` is described by its cache manifest (``vaesweep.data.user``), so ``dataset_info`` reads
+kind, shape and profile from there, on the driver and on every Ray worker that shares the cache.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from vaesweep.data.cache import MANIFEST, cache_root
 from vaesweep.errors import ConfigError
+
+ADDED = "added"  # the manifest section of a data set added with `vaesweep data add`
 
 # He et al. / DU-VAE text protocol: SGD lr 1, clip 5, KL warm-up 10 epochs, lr x0.5 after
 # 5 epochs without improvement (from epoch 15), best model reloaded, stop after 5 decays.
@@ -187,7 +197,61 @@ for _name, (_embed, _hidden, _latent, _classes, _protocol, _description) in _TEX
     )
 
 
+def added_info(name: str, added: dict[str, Any]) -> DatasetInfo:
+    """The DatasetInfo of an added data set, from its manifest's ``added`` section."""
+    shape = added.get("image_shape")
+    return DatasetInfo(
+        name=name,
+        kind=added["kind"],
+        loader=added["loader"],
+        architecture=added["architecture"],
+        image_shape=None if shape is None else tuple(shape),
+        num_classes=added.get("num_classes"),
+        description=added.get("description", ""),
+        profile=dict(added["profile"]),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _read_added(manifest: str, modified_ns: int) -> dict[str, Any] | None:
+    """The ``added`` section of a manifest, read once per version of the file."""
+    try:
+        return json.loads(Path(manifest).read_text()).get(ADDED)
+    except (OSError, ValueError):
+        return None
+
+
+def added_section(name: str, root: str | Path | None = None) -> dict[str, Any] | None:
+    """The ``added`` manifest section of cache entry ``name`` (None: no such added data set)
+    in the cache ``root`` (default: ``$VAESWEEP_DATA`` or ~/.cache/vaesweep)."""
+    if not name or name.startswith(".") or "/" in name or name in DATASETS:
+        return None
+    manifest = cache_root(root) / name / MANIFEST
+    try:
+        modified = manifest.stat().st_mtime_ns
+    except OSError:
+        return None
+    return _read_added(str(manifest), modified)
+
+
+def added_names(root: str | Path | None = None) -> list[str]:
+    """Names of the data sets added to the cache ``root``, sorted."""
+    directory = cache_root(root)
+    if not directory.is_dir():
+        return []
+    return sorted(entry.name for entry in directory.iterdir() if added_section(entry.name, root) is not None)
+
+
 def dataset_info(name: str) -> DatasetInfo:
-    if name not in DATASETS:
-        raise ConfigError("data.name", name, "one of " + ", ".join(DATASETS))
-    return DATASETS[name]
+    """A built-in data set's info, else an added one's from the cache manifest."""
+    if name in DATASETS:
+        return DATASETS[name]
+    added = added_section(name)
+    if added is None:
+        raise ConfigError(
+            "data.name",
+            name,
+            "one of " + ", ".join([*DATASETS, *added_names()]) + f", or a data set added with "
+            f"`vaesweep data add {name} ...` (none named so in the cache {cache_root()})",
+        )
+    return added_info(name, added)

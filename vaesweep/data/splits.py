@@ -46,8 +46,9 @@ def stratified_split(labels: np.ndarray, sizes: Sequence[int], rng: np.random.Ge
     """Split indices into parts of exactly ``sizes`` with class proportions kept.
 
     Parts after the first get per-class quotas by the largest-remainder rule (ties to the
-    lower class); the first part takes what is left, so the sizes are exact. Each part is
-    returned in a random order drawn from ``rng``.
+    lower class), never more of a class than is left of it (rare classes: the extra examples go
+    to the next classes in that order); the first part takes what is left, so the sizes are
+    exact. Each part is returned in a random order drawn from ``rng``.
     """
     n = len(labels)
     if sum(sizes) != n:
@@ -56,9 +57,13 @@ def stratified_split(labels: np.ndarray, sizes: Sequence[int], rng: np.random.Ge
     quotas = [counts.copy()]
     for size in sizes[1:]:
         exact = size * counts / n
-        quota = np.floor(exact).astype(np.int64)
+        quota = np.minimum(np.floor(exact).astype(np.int64), quotas[0])
         leftover = size - int(quota.sum())
-        quota[np.argsort(-(exact - quota), kind="stable")[:leftover]] += 1
+        order = np.argsort(-(exact - quota), kind="stable")
+        while leftover > 0:  # ends: the classes have size examples left between them
+            for c in order[quota[order] < quotas[0][order]][:leftover]:
+                quota[c] += 1
+                leftover -= 1
         quotas.append(quota)
         quotas[0] = quotas[0] - quota
     parts: list[list[np.ndarray]] = [[] for _ in sizes]

@@ -168,7 +168,7 @@ def _find_split(directory: Path, name: str, split: str) -> Path:
     )
 
 
-def _check_covered(sentences: list[list[str]], path: Path, vocab: Vocabulary, vocab_path: Path) -> None:
+def check_covered(sentences: list[list[str]], path: Path, vocab: Vocabulary, vocab_path: Path) -> None:
     for number, sentence in enumerate(sentences, 1):
         for token in sentence:
             if token not in vocab.stoi:
@@ -200,7 +200,7 @@ def load_text_dataset(config: DataConfig) -> Dataset:
     if vocab_path.is_file():
         vocab = read_vocab(vocab_path)
         for split, path in paths.items():
-            _check_covered(sentences[split], path, vocab, vocab_path)
+            check_covered(sentences[split], path, vocab, vocab_path)
         vocab_source = VOCAB_FILE
     else:
         vocab = build_vocab(sentences["train"])

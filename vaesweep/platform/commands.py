@@ -12,6 +12,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+from vaesweep.command_help import add_command
 from vaesweep.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -170,23 +171,42 @@ def command_ui(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     sweep = _one_line_errors(
-        subparsers.add_parser(
+        add_command(
+            subparsers,
             "sweep",
-            help="run a preset's trials (or a method's paper grid) on Ray Tune, tracked in MLflow",
-            description="Sweep an experiment preset (`vaesweep presets`) or a method's paper grid.",
+            summary="run a preset's trials (or a method's paper grid) on Ray Tune, tracked in MLflow",
+            description=(
+                "Sweep an experiment preset (a paper table: vaesweep presets) or a method's paper grid\n"
+                "on Ray Tune: a local Ray with this machine's CPUs, or a cluster with --address. Every\n"
+                "trial is validated before Ray starts and logged to MLflow (a local server on the run\n"
+                "directory unless --tracking-uri). --dataset moves a preset to another data set,\n"
+                "built-in or added with vaesweep data add."
+            ),
+            examples=(
+                "vaesweep sweep demo",
+                "vaesweep sweep igp_table9 --dataset digits --seeds 2 --set train.epochs=20",
+                "vaesweep sweep du_vae --dataset mycorpus --seeds 1",
+                "vaesweep sweep demo --search optuna --num-samples 30 --metric nll --scheduler asha",
+                "vaesweep sweep duvae_table1 --address auto --gpus-per-trial 0.5",
+                "vaesweep sweep demo --resume",
+            ),
         )
     )
     sweep.add_argument(
         "target", metavar="PRESET", help="experiment preset, or a method name for its paper grid"
     )
-    sweep.add_argument("--search", choices=("grid", "optuna"), default="grid")
+    sweep.add_argument(
+        "--search", choices=("grid", "optuna"), default="grid", help="the preset's grid, or Optuna's TPE"
+    )
     sweep.add_argument("--num-samples", type=int, help="Optuna trials (default 20)")
     sweep.add_argument("--metric", help="objective (default: the preset's, e.g. nll)")
-    sweep.add_argument("--mode", choices=("min", "max"))
+    sweep.add_argument("--mode", choices=("min", "max"), help="minimise or maximise --metric")
     sweep.add_argument("--scheduler", choices=("asha",), help="early stopping of poor trials")
-    sweep.add_argument("--cpus-per-trial", type=float, default=1.0)
+    sweep.add_argument(
+        "--cpus-per-trial", type=float, default=1.0, help="CPUs each trial reserves (default 1)"
+    )
     sweep.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions share a GPU")
-    sweep.add_argument("--max-concurrent", type=int)
+    sweep.add_argument("--max-concurrent", type=int, help="trials at once (default: as resources allow)")
     sweep.add_argument(
         "--max-failures", type=int, default=2, help="retries of a failed trial from its checkpoint"
     )
@@ -198,7 +218,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--storage", help="Tune storage path or URI (s3://... on a cluster); default RUNS_DIR/tune"
     )
     sweep.add_argument("--runs-dir", help="run directory (default $VAESWEEP_RUNS_DIR or ./runs)")
-    sweep.add_argument("--dataset", help="run the preset on this data set (a method's grid: default digits)")
+    sweep.add_argument(
+        "--dataset",
+        help="run the preset on this data set, built-in or added (a method's grid: default digits)",
+    )
     sweep.add_argument(
         "--set", action="extend", nargs="+", metavar="KEY=VALUE", help="override fields of every trial"
     )
@@ -210,14 +233,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep.set_defaults(handler=command_sweep)
 
     presets = _one_line_errors(
-        subparsers.add_parser("presets", help="list experiment presets (with their size) and method grids")
+        add_command(
+            subparsers,
+            "presets",
+            summary="list the experiment presets (with their size and setup) and the method grids",
+            examples=("vaesweep presets", "vaesweep presets --json"),
+        )
     )
-    presets.add_argument("--json", action="store_true")
+    presets.add_argument("--json", action="store_true", help="print the list as JSON")
     presets.set_defaults(handler=command_presets)
 
-    ui = _one_line_errors(subparsers.add_parser("ui", help="serve the MLflow UI on the local run directory"))
-    ui.add_argument("--host", default="127.0.0.1")
-    ui.add_argument("--port", type=int, default=5000)
-    ui.add_argument("--workers", type=int, default=1)
+    ui = _one_line_errors(
+        add_command(
+            subparsers,
+            "ui",
+            summary="serve the MLflow UI on the local run directory",
+            description=(
+                "Serve the MLflow UI over the run directory's store (runs/mlflow.db): one experiment\n"
+                "per preset, a parent run per sweep with a child run per trial. Ctrl-C stops it."
+            ),
+            examples=("vaesweep ui", "vaesweep ui --host 0.0.0.0 --port 8080 --runs-dir /data/runs"),
+        )
+    )
+    ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    ui.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+    ui.add_argument("--workers", type=int, default=1, help="server worker processes (default 1)")
     ui.add_argument("--runs-dir", help="run directory (default $VAESWEEP_RUNS_DIR or ./runs)")
     ui.set_defaults(handler=command_ui)
