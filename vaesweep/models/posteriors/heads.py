@@ -130,7 +130,8 @@ class BatchNormHead(nn.Module):
     variances get the floor alpha = 1/(2*pi*e) and, in training, dropout with keep
     probability p: s2_hat = g * exp(logvar) + alpha, g ~ Bernoulli(p)/p (eq. 6).
 
-    gamma and p are buffers, so a packed model holds one value per member.
+    p is a buffer, so a packed model holds one value per member (a packed trainer rescales the
+    stacked weights itself, with each member's gamma).
     """
 
     def __init__(
@@ -138,7 +139,7 @@ class BatchNormHead(nn.Module):
     ) -> None:
         super().__init__()
         keep_prob = config.keep_prob if trainable_scale else 1.0
-        self.register_buffer("gamma", torch.tensor(float(config.gamma)))
+        self.gamma = config.gamma
         self.register_buffer("keep_prob", torch.tensor(float(keep_prob)))
         self.variance_dropout = keep_prob < 1.0
         self.mean = nn.Linear(in_features, latent_dim)
