@@ -26,13 +26,14 @@ from vaesweep import noise
 from vaesweep.config import RunConfig, validate
 from vaesweep.data import load_dataset
 from vaesweep.data.base import Dataset
-from vaesweep.data.batching import batch_indices, trim
+from vaesweep.data.batching import batch_indices, batches_per_epoch, keeps, trim
 from vaesweep.errors import DivergedError
 from vaesweep.evaluation import elbo_loss, encode_split, full_metrics, standard_metrics
 from vaesweep.models.build import build_model
 from vaesweep.models.posteriors.heads import batchnorm_heads
 from vaesweep.models.vae import VAE
 from vaesweep.objectives.objective import Objective
+from vaesweep.objectives.regularisers import REGULARISERS
 from vaesweep.protocols import check_protocol_config
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -130,7 +131,8 @@ class Trainer:
             self.model.encoder.compile(dynamic=True)
             self.model.decoder.compile(dynamic=True)
         n = len(self.dataset.train)
-        self.steps_per_epoch = math.ceil(n / config.train.batch_size)
+        self.batch_multiple = REGULARISERS[config.regulariser.kind].batch_multiple(config)
+        self.steps_per_epoch = batches_per_epoch(n, config.train.batch_size, self.batch_multiple)
         self.objective = Objective(config, self.steps_per_epoch, self.steps_per_epoch * config.train.epochs)
         self.state = TrainState(lr=config.optim.lr)
         self.optimiser = _optimiser(config, self.model, config.optim.lr)
@@ -180,9 +182,12 @@ class Trainer:
         clip = config.optim.grad_clip
         samples = self.objective.samples
         first_step = self.state.step
+        examples = 0
         for index in batch_indices(
             len(train), config.train.batch_size, self.shuffle, self.lengths_cpu, device=train.x.device
         ):
+            if not keeps(index, self.batch_multiple):
+                continue
             x = train.x[index]
             lengths = None
             if train.lengths is not None:
@@ -212,11 +217,12 @@ class Trainer:
                 sums = torch.zeros(len(names), device=self.device)
             step_terms = torch.stack([terms.loss, *terms.terms.values()]).detach()
             sums.add_(step_terms, alpha=x.shape[0])
+            examples += x.shape[0]
             self.state.step += 1
             if self.on_step is not None:
                 self.on_step(self.state.epoch, self.state.step - first_step, self.steps_per_epoch)
         model.likelihood.end_epoch()
-        totals = (sums / len(train)).tolist()  # the one host synchronisation per epoch
+        totals = (sums / examples).tolist()  # the one host synchronisation per epoch
         metrics = {f"train_{name}": value for name, value in zip(names, totals, strict=True)}
         values = self.objective.values(self.state.step)
         metrics |= {"kl_weight": values.kl_weight, "lr": self.state.lr}

@@ -45,3 +45,32 @@ def test_gradient_flows_to_means_and_variances():
     logvar = torch.zeros(8, 4, requires_grad=True)
     density_gap(mean, logvar, 4, 8, joint=False).backward()
     assert mean.grad.abs().sum() > 0 and logvar.grad.abs().sum() > 0
+
+
+def test_a_last_batch_that_b_does_not_divide_is_left_out_never_aggregated_at_another_size(monkeypatch):
+    """DG-VAE's subsets have exactly |b| posteriors: digits' 1,257 training images in batches of 64
+    leave 41, which |b| = 8 does not divide, so each epoch trains on 19 full batches; |b| = 1
+    divides everything and keeps all 20."""
+    import importlib
+
+    from vaesweep.config import resolve_config
+    from vaesweep.train import Trainer
+
+    module = importlib.import_module("vaesweep.objectives.regularisers.density_gap")
+
+    sizes = []
+    original = module.density_gap
+
+    def recording(mean, logvar, aggregation_size, samples, joint, noise):
+        sizes.append((mean.shape[0], aggregation_size))
+        return original(mean, logvar, aggregation_size, samples, joint, noise)
+
+    monkeypatch.setattr(module, "density_gap", recording)
+    quick = {"epochs": 1, "eval.nll_samples": 0, "eval.probes": False, "density_gap_samples": 2}
+    for b, steps in ((8, 19), (1, 20)):
+        sizes.clear()
+        trainer = Trainer(resolve_config("dg_vae", "digits", {**quick, "b": b}))
+        assert len(trainer.dataset.train) == 1257 and trainer.steps_per_epoch == steps
+        trainer.train_epoch()
+        assert len(sizes) == steps
+        assert all(size % b == 0 and aggregation == b for size, aggregation in sizes)

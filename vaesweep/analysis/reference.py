@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from vaesweep.analysis.runs import CONFIG_DEFAULTS
+from vaesweep.methods import METHODS
 
 Row = Mapping[str, Any]
 
@@ -134,7 +135,6 @@ def hparam(key: str, method: str, table: str) -> HParam:
 # The posterior column of the papers: DU-VAE and BN-VAE heads are diagonal Gaussians there.
 _POSTERIOR = {"diagonal": "diagonal", "isotropic": "isotropic", "du": "diagonal", "bn": "diagonal"}
 # A row whose posterior the paper leaves blank takes the method's own (WAE-MMD: deterministic).
-_FAMILY = {"du_vae": "du", "du_iaf": "du", "bn_vae": "bn", "iaf_bn": "bn", "wae_mmd": "deterministic"}
 _GAUSSIAN_SIGMA = {"sigma_x2", "log_sigma_x2"}
 Printed = Mapping[str, set[str]]  # paper method -> every symbol a table prints for it
 # AR-ELBO calls two of our methods a VAE: the Gaussian VAE with a fixed sigma_x^2 (Tables 1, 3)
@@ -144,6 +144,12 @@ _ALIASES: tuple[tuple[Callable[[Row], bool], str, set[str]], ...] = (
     (lambda row: row["method"] == "fixed_sigma", "vae", _GAUSSIAN_SIGMA),
     (lambda row: row["method"] == "ae" and row.get("regulariser.kind") == "latent_l2", "vae", {"encoding"}),
 )
+
+
+def _method_family(method: str) -> str:
+    """The posterior family a method's own spec sets (the default diagonal otherwise)."""
+    settings = METHODS[method].settings if method in METHODS else {}
+    return settings.get("posterior.family", "diagonal")
 
 
 def printed_keys(ref: pd.DataFrame) -> dict[str, set[str]]:
@@ -211,7 +217,7 @@ def run_config_for(
     elif posterior == "isotropic":
         config["posterior.family"] = "isotropic"
     else:
-        config["posterior.family"] = _FAMILY.get(method, "diagonal")
+        config["posterior.family"] = _method_family(method)
         config["posterior.flow"] = "iaf" if posterior == "iaf" else "none"
     for key, text in hparams.items():
         if key not in COLUMN_PARAMS:

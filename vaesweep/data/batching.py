@@ -40,6 +40,18 @@ def batch_indices(
     return [batches[i] for i in batch_order.tolist()]
 
 
+def batches_per_epoch(n: int, batch_size: int, multiple: int = 1) -> int:
+    """The batches an epoch of ``n`` examples trains on: the full ones, and the last, smaller one
+    when its size is a multiple of ``multiple`` (DG-VAE's |b|; see ``keeps``)."""
+    full, rest = divmod(n, batch_size)
+    return full + int(rest > 0 and rest % multiple == 0)
+
+
+def keeps(index: torch.Tensor, multiple: int) -> bool:
+    """Whether a batch trains: its size is a multiple of ``multiple`` (always, for 1)."""
+    return index.numel() % multiple == 0
+
+
 def trim(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Cut a padded text batch [B, T] to its longest sentence, so no step is all padding."""
     return x[:, : int(lengths.max())]

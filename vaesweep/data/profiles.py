@@ -17,7 +17,6 @@ with ``--set`` (README, "Your own data"):
   MNIST's published mean and std give 0.17) get the Bernoulli decoder, others (the 8x8 digits:
   0.33, photographs) a Gaussian with a trained variance, since a fixed sigma_x^2 = 1 on [0, 1]
   pixels is the collapse AR-ELBO describes.
-- both: a target-KL ramp of a quarter of the run's steps, at most IGP's 5,000.
 
 The profile is chosen once, at ``vaesweep data add``, and stored in the cache manifest, so a
 later change of this rule never moves an existing data set's results.
@@ -57,11 +56,6 @@ class ProfileChoice:
     rule: str
 
 
-def _ramp(epochs: int, batch_size: int, train_size: int) -> int:
-    steps = epochs * math.ceil(train_size / batch_size)
-    return max(1, min(MAX_RAMP_STEPS, steps // 4))
-
-
 def _tier(value: int, limits: tuple[int, int], below: bool) -> int:
     """0, 1 or 2: the first limit ``value`` stays under (``below``: strictly)."""
     for tier, limit in enumerate(limits):
@@ -84,9 +78,6 @@ def text_profile(vocab_size: int, train_sentences: int, protocol: str = "auto") 
         "model.lstm_hidden": hidden,
         "model.latent_dim": latent,
         "model.flow_hidden": hidden,
-        "regulariser.target_kl_ramp_steps": _ramp(
-            settings["train.epochs"], settings["train.batch_size"], train_sentences
-        ),
     }
     limiting = "vocabulary" if by_vocab <= by_size else "corpus size"
     rule = (
@@ -127,7 +118,6 @@ def image_profile(image_shape: tuple[int, int, int], train_images: int, grey: fl
         "optim.lr": 1e-3,
         "train.batch_size": batch,
         "train.epochs": epochs,
-        "regulariser.target_kl_ramp_steps": _ramp(epochs, batch, train_images),
     }
     if grey <= BINARY_GREYNESS:
         decoder = f"Bernoulli decoder (binary-ish: greyness {grey:.2f} <= {BINARY_GREYNESS})"

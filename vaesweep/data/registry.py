@@ -52,7 +52,6 @@ IGP_TEXT_PROTOCOL: dict[str, Any] = {
     "model.text_decoder": "igp",
     "model.dropout_in": 0.0,
     "model.dropout_out": 0.0,
-    "regulariser.target_kl_ramp_steps": 5000,
 }
 
 
@@ -97,7 +96,6 @@ DATASETS: dict[str, DatasetInfo] = {
                 "optim.lr": 1e-3,
                 "train.batch_size": 64,
                 "train.epochs": 100,
-                "regulariser.target_kl_ramp_steps": 500,
                 "eval.batch_size": 512,
             },
         ),
@@ -116,7 +114,6 @@ DATASETS: dict[str, DatasetInfo] = {
                 "model.lstm_hidden": 50,
                 "model.latent_dim": 2,
                 "model.flow_hidden": 100,
-                "regulariser.target_kl_ramp_steps": 2000,
                 "eval.batch_size": 500,
             },
         ),

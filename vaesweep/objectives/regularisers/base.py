@@ -51,6 +51,12 @@ class Regulariser(Unit):
     def __call__(self, out: ForwardOutput, values: Any, noise: Noise) -> Mapping[str, Tensor]:
         raise NotImplementedError
 
+    @classmethod
+    def batch_multiple(cls, config: RunConfig) -> int:
+        """Training batches must hold a multiple of this many examples (a last batch that does
+        not is left out of the epoch)."""
+        return 1
+
     def scheduled(self, step: int) -> dict[str, float]:
         """Per-trial values that change over training (IGP's C_t), at ``step``."""
         return {}

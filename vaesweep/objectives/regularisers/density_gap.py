@@ -65,15 +65,19 @@ class DensityGap(Regulariser):
 
     def __init__(self, config) -> None:
         super().__init__(config)
-        self.aggregation_size = config.regulariser.aggregation_size or config.train.batch_size
+        self.aggregation_size = config.regulariser.aggregation_size  # 0: the whole batch
         self.samples = config.regulariser.density_gap_samples
         self.joint = config.regulariser.density_gap_mode == "joint"
 
+    @classmethod
+    def batch_multiple(cls, config) -> int:
+        """Subsets hold exactly |b| posteriors (the poster's B/|b| subsets of equal size): a last
+        batch that |b| does not divide is left out of the epoch, never aggregated at another |b|."""
+        return config.regulariser.aggregation_size or 1
+
     def __call__(self, out, values, noise):
         posterior = out.posterior
-        size = self.aggregation_size
-        if posterior.mean.shape[0] % size:  # a last, smaller batch: aggregate it whole
-            size = posterior.mean.shape[0]
+        size = self.aggregation_size or posterior.mean.shape[0]
         gap = density_gap(posterior.mean, posterior.logvar, size, self.samples, self.joint, noise)
         return {"density_gap": values.beta * gap}
 
