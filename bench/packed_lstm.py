@@ -9,8 +9,11 @@ Shapes (issue 10):
 - yahoo_lstm_only: embedding 512, LSTM 1024, length 30, batch 32, no output layer (a 20k-word
   softmax would dominate everything); K = 1, 4.
 Each of the K sequential models is its own module run in its own loop iteration, as K
-unpacked trials would be (nn.LSTM takes oneDNN's fused kernel on CPU); packed members each
-get their own batch. Variants are interleaved round by round; the rate is the median round.
+unpacked trials would be (nn.LSTM takes oneDNN's fused kernel on CPU); the packed model holds a
+PackableLSTM (nn.LSTM's parameters, computed by vaesweep.packing.lstm.lstm) and each member
+gets its own batch. ``--compile`` adds torch.compile(vmap(loss)); its first calls (the
+compilation) are reported as the warm-up time. Variants are interleaved round by round; the
+rate is the median round.
 
     python bench/packed_lstm.py [--members 1,4,16,64] [--rounds 5] [--compile] [--threads N]
 """
@@ -28,7 +31,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from vaesweep.packing.hardware import matmul_gflops
-from vaesweep.packing.lstm import lstm
+from vaesweep.packing.lstm import PackableLSTM
 
 SHAPES = {
     "synthetic_text": {"vocab": 1000, "embed": 50, "hidden": 50, "length": 10, "batch": 32, "output": True},
@@ -56,17 +59,11 @@ class TextModel(nn.Module):
     def __init__(self, vocab: int, embed: int, hidden: int, output: bool, packed: bool) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab, embed)
-        self.rnn = nn.LSTM(embed, hidden, batch_first=True)
+        self.rnn = PackableLSTM(embed, hidden) if packed else nn.LSTM(embed, hidden, batch_first=True)
         self.out = nn.Linear(hidden, vocab) if output else None
-        self.packed = packed
 
     def forward(self, tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        inputs = self.embed(tokens)
-        if self.packed:
-            r = self.rnn
-            outputs, _ = lstm(inputs, r.weight_ih_l0, r.weight_hh_l0, r.bias_ih_l0, r.bias_hh_l0)
-        else:
-            outputs, _ = self.rnn(inputs)
+        outputs, _ = self.rnn(self.embed(tokens))
         if self.out is None:
             return outputs.square().mean()
         logits = self.out(outputs)
@@ -109,6 +106,7 @@ def measure(name: str, shape: dict, members: int, rounds: int, compile_: bool) -
 
     runners = {"sequential": sequential, "packed": packed_with(vmap(member_loss))}
     if compile_:
+        torch._dynamo.reset()  # a fresh, static compilation per case (no recompile limit, no dynamic shapes)
         runners["packed_compiled"] = packed_with(torch.compile(vmap(member_loss)))
     result: dict = {"shape": name, "members": members}
     for runner_name, run in runners.items():

@@ -16,7 +16,7 @@ Variants are interleaved round by round, so machine noise hits all of them; the 
 median round. ``fraction_of_matmul`` relates the packed model's FLOP rate to the machine's
 fp32 matrix-multiply rate, measured in the same run.
 
-    python bench/packed_mlp.py [--members 1,4,16,64] [--rounds 5] [--compile]
+    python bench/packed_mlp.py [--members 1,4,16,64] [--rounds 5] [--compile] [--threads N]
 """
 
 from __future__ import annotations
@@ -110,6 +110,7 @@ class Packed:
         else:
             self.loss = vmap(member_loss)
             if mode == "packed_backward_compiled":
+                torch._dynamo.reset()  # a fresh, static compilation per case
                 self.loss = torch.compile(self.loss)
 
     def step(self, batches: torch.Tensor) -> None:
@@ -132,7 +133,7 @@ def measure(members: int, rounds: int, compile_: bool, data: torch.Tensor, shuff
     modes = ["packed_backward", "packed_grad"] + (["packed_backward_compiled"] if compile_ else [])
     for mode in modes:
         runners[mode] = Packed(models, mode)
-    steps = max(3, 256 // members)
+    steps = max(2, 64 // members)
 
     def batches() -> torch.Tensor:
         return data[torch.randint(0, EXAMPLES, (members, BATCH), generator=shuffle)]
@@ -167,7 +168,9 @@ def main() -> None:
     parser.add_argument("--members", default="1,4,16,64")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--compile", action="store_true", help="also time the torch.compile'd packed loss")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     data = (torch.rand(EXAMPLES, INPUT, generator=torch.Generator().manual_seed(0)) > 0.5).float()
     shuffle = torch.Generator().manual_seed(1)
     gflops_before = matmul_gflops(1024)

@@ -57,9 +57,9 @@ class Reference:
         self.optimiser = self.make_optimiser(self.params, self.lr)
 
 
-def run_both(pack_class, make_torch, lrs, clip, **hyper):
+def run_both(pack_class, make_torch, lrs, clip, chunk_bytes=None, **hyper):
     params = stacked_parameters()
-    pack = pack_class(params, lrs, **hyper)
+    pack = pack_class(params, lrs, chunk_bytes=chunk_bytes, **hyper)
     references = [Reference(params, m, make_torch, lrs[m]) for m in range(MEMBERS)]
     for step in range(STEPS):
         for event, member in EVENTS.get(step, []):
@@ -87,9 +87,11 @@ def run_both(pack_class, make_torch, lrs, clip, **hyper):
 LRS = [1e-3, 3e-3, 7e-4, 1e-2, 2e-3]
 
 
+# 0: the whole stack at once; 100 bytes: groups of one to a few members
+@pytest.mark.parametrize("chunk_bytes", [0, 100])
 @pytest.mark.parametrize("clip", [0.0, 5.0])
-def test_adam_members_follow_torch_adam_bitwise(clip):
-    params, pack = run_both(MemberAdam, lambda ps, lr: torch.optim.Adam(ps, lr=lr), LRS, clip)
+def test_adam_members_follow_torch_adam_bitwise(clip, chunk_bytes):
+    params, pack = run_both(MemberAdam, lambda ps, lr: torch.optim.Adam(ps, lr=lr), LRS, clip, chunk_bytes)
     assert pack.active == (False, True, True, False, True)
     assert pack.steps == [21, STEPS - 17, STEPS - 17, 12, STEPS]
     frozen_before = params[0][3].detach().clone()
@@ -98,14 +100,16 @@ def test_adam_members_follow_torch_adam_bitwise(clip):
     assert torch.equal(params[0][3], frozen_before)
 
 
+@pytest.mark.parametrize("chunk_bytes", [0, 100])
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 @pytest.mark.parametrize("clip", [0.0, 5.0])
-def test_sgd_members_follow_torch_sgd_bitwise(momentum, clip):
+def test_sgd_members_follow_torch_sgd_bitwise(momentum, clip, chunk_bytes):
     run_both(
         MemberSGD,
         lambda ps, lr: torch.optim.SGD(ps, lr=lr, momentum=momentum),
         [1.0, 0.5, 0.3, 0.1, 0.7],
         clip,
+        chunk_bytes,
         momentum=momentum,
     )
 

