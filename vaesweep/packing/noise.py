@@ -1,0 +1,138 @@
+"""Noise that reproduces each member's unpacked run: member k draws from its own generator
+exactly what its `fit` run draws from the global RNG.
+
+`fit` seeds the global RNG, builds the model (initialisation consumes draws) and then draws its
+training noise from that one stream. A pack gives member k a ``torch.Generator`` holding the
+global state its run has after building its model (``generator_from_global_state``). Model code
+calls ``randn_like``, ``bernoulli`` and ``dropout`` below instead of torch's: outside vmap they
+draw from the global RNG (the unpacked run, unchanged), and under ``torch.func.vmap`` over the
+members, inside ``drawing_from(generators)``, member k's draw comes from ``generators[k]``
+with the same shape and in the same order as alone, so it is bitwise the unpacked draw.
+
+Why custom ops: vmap's ``randomness="different"`` gives every member independent noise, but
+not its unpacked run's; a custom op's vmap rule sees the member dimension and can draw member
+by member. Call them on tensors that carry the member dimension (e.g. the posterior mean), and
+directly under the members' vmap, not under a vmap nested inside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+
+_state = threading.local()
+# Every op "mutates" this counter: torch.compile then keeps the draws in program order (it
+# reorders and fuses independent ops, which would hand a member's draws out in another order).
+_DRAWS = torch.zeros((), dtype=torch.int64)
+
+
+def generator_from_global_state(device: str | torch.device = "cpu") -> torch.Generator:
+    """A generator in the global RNG's current state for ``device`` (call it right after
+    building member k's model the way `fit` builds it)."""
+    device = torch.device(device)
+    generator = torch.Generator(device=device)
+    if device.type == "cuda":
+        generator.set_state(torch.cuda.get_rng_state(device))
+    else:
+        generator.set_state(torch.get_rng_state())
+    return generator
+
+
+@contextlib.contextmanager
+def drawing_from(generators: Sequence[torch.Generator]) -> Iterator[None]:
+    """Within this block, noise ops under the members' vmap draw member k's from generators[k]."""
+    previous = getattr(_state, "generators", None)
+    _state.generators = list(generators)
+    try:
+        yield
+    finally:
+        _state.generators = previous
+
+
+def _member_generators(members: int) -> list[torch.Generator]:
+    generators = getattr(_state, "generators", None)
+    if generators is None:
+        raise RuntimeError("noise drawn under vmap outside a drawing_from(generators) block")
+    if len(generators) != members:
+        raise RuntimeError(
+            f"noise drawn under a vmap of size {members} with {len(generators)} member generators: "
+            "call the noise ops directly under the members' vmap"
+        )
+    return generators
+
+
+def _global_draw(draw: Callable[[torch.Generator | None], torch.Tensor]) -> torch.Tensor:
+    if getattr(_state, "generators", None) is not None:
+        raise RuntimeError(
+            "noise drawn from a tensor without the member dimension inside drawing_from(): "
+            "every member would get the same draw"
+        )
+    return draw(None)
+
+
+def _register(name: str, draw: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """Two custom ops: ``name`` draws one member's noise (from the global RNG), and its vmap
+    rule calls ``members_<name>``, which draws member by member from the generators."""
+
+    @torch.library.custom_op(f"vaesweep_packing::{name}", mutates_args=("draws",))
+    def member_op(like: torch.Tensor, p: float, draws: torch.Tensor) -> torch.Tensor:
+        draws.add_(1)
+        return _global_draw(lambda generator: draw(like, p, generator))
+
+    @torch.library.custom_op(f"vaesweep_packing::members_{name}", mutates_args=("draws",))
+    def members_op(like: torch.Tensor, p: float, draws: torch.Tensor) -> torch.Tensor:
+        draws.add_(1)
+        generators = _member_generators(like.shape[0])
+        return torch.stack([draw(like[k], p, g) for k, g in enumerate(generators)])
+
+    for op in (member_op, members_op):
+        op.register_fake(lambda like, p, draws: torch.empty_like(like))
+
+    def vmap_rule(info, in_dims, like, p, draws):
+        # called only when ``like`` is batched (an unbatched one reaches member_op, which refuses)
+        return members_op(like.movedim(in_dims[0], 0).contiguous(), p, draws), 0
+
+    member_op.register_vmap(vmap_rule)
+    return member_op
+
+
+def _normal(like: torch.Tensor, _: float, generator: torch.Generator | None) -> torch.Tensor:
+    return torch.randn(like.shape, generator=generator, dtype=like.dtype, device=like.device)
+
+
+def _bernoulli(probabilities: torch.Tensor, _: float, generator: torch.Generator | None) -> torch.Tensor:
+    return torch.bernoulli(probabilities, generator=generator)
+
+
+def _dropout_mask(like: torch.Tensor, p: float, generator: torch.Generator | None) -> torch.Tensor:
+    # F.dropout on CPU: noise = empty_like(x).bernoulli_(1 - p); noise.div_(1 - p); x * noise
+    mask = torch.empty(like.shape, dtype=like.dtype, device=like.device).bernoulli_(
+        1 - p, generator=generator
+    )
+    return mask.div_(1 - p)
+
+
+_randn_like = _register("randn_like", _normal)
+_bernoulli_op = _register("bernoulli", _bernoulli)
+_dropout_mask_op = _register("dropout_mask", _dropout_mask)
+
+
+def randn_like(like: torch.Tensor) -> torch.Tensor:
+    """``torch.randn(like.shape)`` (dtype and device of ``like``)."""
+    return _randn_like(like.detach(), 0.0, _DRAWS)
+
+
+def bernoulli(probabilities: torch.Tensor) -> torch.Tensor:
+    """``torch.bernoulli(probabilities)``."""
+    return _bernoulli_op(probabilities.detach(), 0.0, _DRAWS)
+
+
+def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
+    """``F.dropout(x, p, training)``, bitwise: the same mask from the same draws."""
+    if not training or p == 0.0 or p == 1.0:  # F.dropout draws nothing for these
+        return F.dropout(x, p, training)
+    return x * _dropout_mask_op(x.detach(), float(p), _DRAWS)
