@@ -29,8 +29,10 @@ class Noise:
         """0/1 draws with the given probabilities."""
         raise NotImplementedError
 
-    def dropout(self, x: Tensor, p: float) -> Tensor:
-        """Inverted dropout of ``x`` with drop rate ``p`` (training only; the caller checks)."""
+    def dropout(self, x: Tensor, p: float, time_major: bool = False) -> Tensor:
+        """Inverted dropout of ``x`` with drop rate ``p`` (training only; the caller checks).
+        ``time_major``: ``x`` is a batch-first sequence laid out time-major in memory (nn.LSTM's
+        output), which is the order F.dropout fills its mask in."""
         raise NotImplementedError
 
 
@@ -43,8 +45,8 @@ class GlobalNoise(Noise):
     def bernoulli(self, probs: Tensor) -> Tensor:
         return torch.bernoulli(probs)
 
-    def dropout(self, x: Tensor, p: float) -> Tensor:
-        return F.dropout(x, p, training=True)
+    def dropout(self, x: Tensor, p: float, time_major: bool = False) -> Tensor:
+        return F.dropout(x, p, training=True)  # follows x's own memory layout
 
 
 _current: Noise = GlobalNoise()

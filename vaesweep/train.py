@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from vaesweep import noise
-from vaesweep.config import RunConfig, validate
+from vaesweep.config import OptimConfig, RunConfig, validate
 from vaesweep.data import load_dataset
 from vaesweep.data.base import Dataset
 from vaesweep.data.batching import batch_indices, batches_per_epoch, keeps, trim
@@ -60,6 +60,36 @@ class TrainState:
     decays: int = 0
     stopped_early: bool = False
     last_metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlateauChange:
+    """What one epoch's validation loss did to the learning-rate schedule."""
+
+    improved: bool  # a new best loss: runs with a schedule keep a copy of the model
+    decayed: bool  # lr decayed: reload the best model if asked, and start a fresh optimiser
+
+
+def plateau_step(optim: OptimConfig, state: TrainState, valid_loss: float) -> PlateauChange:
+    """He et al. / DU-VAE: halve lr after ``patience`` epochs without improvement (from
+    ``decay_start_epoch``), stop after ``max_decays`` decays. Updates ``state`` (best loss, bad
+    epochs, lr, decays, stopped_early); the caller acts on the change (fit and the packed
+    trainer, per member)."""
+    if valid_loss < state.best_loss:
+        state.best_loss = valid_loss
+        state.bad_epochs = 0
+        return PlateauChange(improved=True, decayed=False)
+    state.bad_epochs += 1
+    if optim.decay_patience == 0 or state.epoch < optim.decay_start_epoch:
+        return PlateauChange(improved=False, decayed=False)
+    if state.bad_epochs < optim.decay_patience:
+        return PlateauChange(improved=False, decayed=False)
+    state.lr *= optim.decay_factor
+    state.decays += 1
+    state.bad_epochs = 0
+    if optim.max_decays and state.decays >= optim.max_decays:
+        state.stopped_early = True
+    return PlateauChange(improved=False, decayed=True)
 
 
 def seed_everything(seed: int) -> None:
@@ -241,28 +271,14 @@ class Trainer:
         return {f"valid_{k}": v for k, v in metrics.items()}
 
     def _schedule_learning_rate(self, valid_loss: float) -> None:
-        """He et al. / DU-VAE: halve lr after ``patience`` epochs without improvement (from
-        ``decay_start_epoch``), reload the best model, stop after ``max_decays`` decays."""
-        optim, state = self.config.optim, self.state
-        if valid_loss < state.best_loss:
-            state.best_loss = valid_loss
-            state.bad_epochs = 0
-            if optim.decay_patience > 0:
-                self.best_model = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            return
-        state.bad_epochs += 1
-        if optim.decay_patience == 0 or state.epoch < optim.decay_start_epoch:
-            return
-        if state.bad_epochs < optim.decay_patience:
-            return
-        state.lr *= optim.decay_factor
-        state.decays += 1
-        state.bad_epochs = 0
-        if optim.reload_best_on_decay and self.best_model is not None:
-            self.model.load_state_dict(self.best_model)
-        self.optimiser = _optimiser(self.config, self.model, state.lr)
-        if optim.max_decays and state.decays >= optim.max_decays:
-            state.stopped_early = True
+        optim = self.config.optim
+        change = plateau_step(optim, self.state, valid_loss)
+        if change.improved and optim.decay_patience > 0:
+            self.best_model = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        if change.decayed:
+            if optim.reload_best_on_decay and self.best_model is not None:
+                self.model.load_state_dict(self.best_model)
+            self.optimiser = _optimiser(self.config, self.model, self.state.lr)
 
     def run(self, report: Callable[[EpochReport], None] | None, checkpoint_dir: str | Path | None) -> None:
         while self.state.epoch < self.config.train.epochs and not self.state.stopped_early:

@@ -178,7 +178,7 @@ class OptimConfig(Section):
     section = "optim"
     name = Param("adam", "optimiser", choices=("adam", "sgd"))
     lr = Param(1e-3, "learning rate", gt=0.0, role=PER_TRIAL)
-    momentum = Param(0.0, "sgd momentum", ge=0.0, le=1.0, role=PER_TRIAL)
+    momentum = Param(0.0, "sgd momentum", ge=0.0, le=1.0)
     grad_clip = Param(
         0.0,
         "clip the gradient norm to this value (0 = off)",

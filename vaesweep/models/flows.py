@@ -18,7 +18,7 @@ class MaskedLinear(nn.Linear):
 
     def __init__(self, in_features: int, out_features: int, mask: torch.Tensor) -> None:
         super().__init__(in_features, out_features)
-        self.register_buffer("mask", mask.to(self.weight.dtype))
+        self.register_buffer("mask", mask.to(self.weight.dtype, copy=True))  # its own: never tied
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.weight * self.mask, self.bias)

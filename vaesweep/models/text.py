@@ -22,14 +22,19 @@ from vaesweep.config import ModelConfig
 
 
 class WordDropout(nn.Module):
-    """nn.Dropout whose mask comes from the current noise source (vaesweep.noise)."""
+    """nn.Dropout whose mask comes from the current noise source (vaesweep.noise).
 
-    def __init__(self, p: float) -> None:
+    ``time_major``: its input is nn.LSTM's batch-first output, laid out time-major in memory,
+    the order the mask is drawn in (a packed trainer draws it the same way).
+    """
+
+    def __init__(self, p: float, time_major: bool = False) -> None:
         super().__init__()
         self.p = p
+        self.time_major = time_major
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return noise.source().dropout(x, self.p) if self.training and self.p > 0 else x
+        return noise.source().dropout(x, self.p, self.time_major) if self.training and self.p > 0 else x
 
 
 def _uniform_(module: nn.Module, bound: float) -> None:
@@ -69,7 +74,7 @@ class LSTMDecoder(nn.Module):
         self.lstm = nn.LSTM(config.embed_dim + latent_dim, config.lstm_hidden, batch_first=True)
         self.init_state = nn.Linear(latent_dim, config.lstm_hidden) if self.conditioning == "he" else None
         self.dropout_in = WordDropout(config.dropout_in)
-        self.dropout_out = WordDropout(config.dropout_out)
+        self.dropout_out = WordDropout(config.dropout_out, time_major=True)
         self.out = nn.Linear(config.lstm_hidden, vocab_size)
         # skip-VAE: W_z z added to the logits (the bias b is the output layer's)
         self.skip = nn.Linear(latent_dim, vocab_size, bias=False) if config.decoder_skip else None

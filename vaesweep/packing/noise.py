@@ -136,3 +136,67 @@ def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
     if not training or p == 0.0 or p == 1.0:  # F.dropout draws nothing for these
         return F.dropout(x, p, training)
     return x * _dropout_mask_op(x.detach(), float(p), _DRAWS)
+
+
+# -- sequences of different lengths --------------------------------------------------------------
+# Members of a text pack train on batches of different lengths: each is padded to the longest
+# member's, but its unpacked run draws its dropout masks over its own length. Inside
+# ``sequence_lengths(steps)`` the sequence ops draw member k's mask over its first steps[k]
+# positions of dim 1 (batch-first time) and leave the padding undropped.
+
+
+@contextlib.contextmanager
+def sequence_lengths(steps: Sequence[int]) -> Iterator[None]:
+    """Within this block, ``sequence_dropout`` under the members' vmap draws member k's mask over
+    its first ``steps[k]`` time steps (dim 1), as its unpacked run does on its unpadded batch."""
+    previous = getattr(_state, "steps", None)
+    _state.steps = [int(s) for s in steps]
+    try:
+        yield
+    finally:
+        _state.steps = previous
+
+
+def _sequence_mask_of(like: torch.Tensor, p: float, time_major: bool, generator) -> torch.Tensor:
+    """One member's mask over ``like`` [B, T, ...], drawn in the memory order its unpacked run
+    fills: batch-major, or time-major for nn.LSTM's batch-first output (a transposed [T, B, H])."""
+    if not time_major:
+        return _dropout_mask(like, p, generator)
+    return _dropout_mask(like.transpose(0, 1), p, generator).transpose(0, 1)
+
+
+@torch.library.custom_op("vaesweep_packing::sequence_dropout_mask", mutates_args=("draws",))
+def _sequence_mask(like: torch.Tensor, p: float, time_major: bool, draws: torch.Tensor) -> torch.Tensor:
+    draws.add_(1)
+    return _global_draw(lambda generator: _sequence_mask_of(like, p, time_major, generator))
+
+
+@torch.library.custom_op("vaesweep_packing::members_sequence_dropout_mask", mutates_args=("draws",))
+def _members_sequence_mask(
+    like: torch.Tensor, p: float, time_major: bool, draws: torch.Tensor
+) -> torch.Tensor:
+    draws.add_(1)
+    generators = _member_generators(like.shape[0])
+    steps = getattr(_state, "steps", None) or [like.shape[2]] * like.shape[0]
+    masks = torch.zeros_like(like)
+    for k, generator in enumerate(generators):
+        masks[k, :, : steps[k]] = _sequence_mask_of(like[k, :, : steps[k]], p, time_major, generator)
+    return masks
+
+
+for _op in (_sequence_mask, _members_sequence_mask):
+    _op.register_fake(lambda like, p, time_major, draws: torch.empty_like(like))
+
+
+@_sequence_mask.register_vmap
+def _sequence_mask_vmap(info, in_dims, like, p, time_major, draws):
+    return _members_sequence_mask(like.movedim(in_dims[0], 0).contiguous(), p, time_major, draws), 0
+
+
+def sequence_dropout(x: torch.Tensor, p: float, time_major: bool = False) -> torch.Tensor:
+    """``dropout`` of a batch-first sequence [B, T, ...] whose members' own lengths are set by
+    ``sequence_lengths`` (their padding is not dropped, and draws nothing). ``time_major``: the
+    unpacked run's tensor is time-major in memory (nn.LSTM's output), so its mask was drawn so."""
+    if p == 0.0 or p == 1.0:
+        return F.dropout(x, p, True)
+    return x * _sequence_mask(x.detach(), float(p), time_major, _DRAWS)
