@@ -224,6 +224,6 @@ def test_every_method_trains_packed_or_says_why_it_cannot(method):
 
 def test_trials_of_different_architectures_do_not_pack():
     configs = [resolve_config("c_vae", "digits"), resolve_config("igp", "digits")]
-    with pytest.raises(ConfigError, match="posterior.family"):
+    with pytest.raises(ConfigError, match=r"posterior\.family"):
         PackedTrainer(configs)
     assert packing.check_pack([resolve_config("c_vae", "digits", {"C": c}) for c in (5, 50)]) is None
