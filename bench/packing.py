@@ -1,0 +1,137 @@
+"""Benchmark: K trials trained packed (vaesweep.packing, one vectorised model) against the same K
+trials trained one after the other by ``fit``'s own loop, in one run; JSON out.
+
+Both sides run vaesweep's real training epoch (``PackedTrainer.train_epoch`` and
+``Trainer.train_epoch``: batches, noise, forward, backward, optimiser, epoch metrics) on the
+same configurations, seeds 0..K-1; rounds interleave them so the machine's noise hits both, and
+each rate is the median round. The sequential side is linear in K (one trial after another), so
+above ``--sequential-cap`` trials it times that many and scales. ``fraction_of_matmul`` relates
+the pack's matrix-multiply FLOP rate (counted with torch's FlopCounterMode on one trial's step)
+to the machine's fp32 matrix-multiply rate measured in the same run.
+
+    python bench/packing.py                         # MLP on digits and LSTM on synthetic text
+    python bench/packing.py --members 1,4,16,64 --rounds 3 --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from vaesweep.config import resolve_config
+from vaesweep.packing.hardware import matmul_gflops
+from vaesweep.packing.trainer import PackedTrainer
+from vaesweep.train import Trainer
+
+MODELS = {
+    # the demo's digits VAE (MLP 128-128 tanh, z 16, batch 64) and DU-VAE appendix E's LSTM
+    # (embeddings 50, LSTM 50, z 2, vocabulary 1,000, batch 32; 2,000 training sentences per epoch)
+    "mlp_digits": ("c_vae", "digits", {}),
+    "lstm_synthetic_text": ("vae", "synthetic_text", {"data.max_train": 2000}),
+}
+
+
+def _synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def step_flops(trainer: Trainer) -> float:
+    """Matrix-multiply FLOPs of one training step of one trial (forward and backward)."""
+    counter = FlopCounterMode(display=False)
+    trainer.model.train()
+    train = trainer.dataset.train
+    index = torch.arange(trainer.config.train.batch_size)
+    x = train.x[index].to(trainer.device)
+    lengths = None if train.lengths is None else train.lengths[index].to(trainer.device)
+    if lengths is not None:
+        x = x[:, : int(lengths.max())]
+    with counter:
+        out = trainer.model(x, lengths, k=trainer.objective.samples)
+        trainer.objective(out, trainer.model, x, lengths, trainer.objective.values(0)).loss.backward()
+    trainer.optimiser.zero_grad(set_to_none=True)
+    return float(counter.get_total_flops())
+
+
+def measure(name: str, members: int, rounds: int, device: str, sequential_cap: int) -> dict:
+    method, dataset, overrides = MODELS[name]
+    configs = [
+        resolve_config(method, dataset, {**overrides, "train.device": device, "seed": seed, "epochs": 1000})
+        for seed in range(members)
+    ]
+    pack = PackedTrainer(configs)
+    timed = min(members, sequential_cap)
+    trainers = [Trainer(config) for config in configs[:timed]]
+    examples = len(pack.dataset.train)
+    for member in pack.members:
+        member.state.epoch = 1
+    pack.train_epoch()  # warm-up: allocations, first calls
+    for trainer in trainers:
+        trainer.train_epoch()
+    packed, sequential = [], []
+    for _ in range(rounds):
+        _synchronise(pack.device)
+        start = time.perf_counter()
+        pack.train_epoch()
+        _synchronise(pack.device)
+        packed.append(members * examples / (time.perf_counter() - start))
+        start = time.perf_counter()
+        for trainer in trainers:
+            trainer.train_epoch()
+        _synchronise(pack.device)
+        sequential.append(timed * examples / (time.perf_counter() - start))
+    packed_rate, sequential_rate = statistics.median(packed), statistics.median(sequential)
+    flops_per_example = step_flops(trainers[0]) / configs[0].train.batch_size
+    return {
+        "model": name,
+        "members": members,
+        "examples_per_epoch": examples,
+        "packed_examples_per_s": round(packed_rate),
+        "sequential_examples_per_s": round(sequential_rate),
+        "sequential_trials_timed": timed,
+        "speedup": round(packed_rate / sequential_rate, 2),
+        "packed_matmul_gflops": round(packed_rate * flops_per_example / 1e9, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", default="1,4,16,64", help="pack sizes K, comma-separated")
+    parser.add_argument("--models", default=",".join(MODELS), help=f"of {', '.join(MODELS)}")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--sequential-cap", type=int, default=16, help="sequential trials timed at most")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    machine = matmul_gflops(device=args.device)
+    rows = []
+    for name in args.models.split(","):
+        for members in (int(k) for k in args.members.split(",")):
+            row = measure(name, members, args.rounds, args.device, args.sequential_cap)
+            row["fraction_of_matmul"] = round(row["packed_matmul_gflops"] / machine, 3)
+            rows.append(row)
+    print(
+        json.dumps(
+            {
+                "benchmark": "packing",
+                "device": args.device,
+                "torch_threads": torch.get_num_threads(),
+                "machine": platform.processor() or platform.machine(),
+                "fp32_matmul_gflops": round(machine, 1),
+                "rows": rows,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
