@@ -153,7 +153,7 @@ def main() -> None:
                 "benchmark": "packed_lstm",
                 "threads": torch.get_num_threads(),
                 "torch": torch.__version__,
-                "matmul_gflops_fp32": round(matmul_gflops(1024), 1),
+                "matmul_gflops_fp32": round(matmul_gflops(), 1),
                 "cases": cases,
             },
             indent=2,

@@ -173,9 +173,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     data = (torch.rand(EXAMPLES, INPUT, generator=torch.Generator().manual_seed(0)) > 0.5).float()
     shuffle = torch.Generator().manual_seed(1)
-    gflops_before = matmul_gflops(1024)
+    gflops_before = matmul_gflops()
     cases = [measure(int(k), args.rounds, args.compile, data, shuffle) for k in args.members.split(",")]
-    matmul = max(gflops_before, matmul_gflops(1024))
+    matmul = max(gflops_before, matmul_gflops())
     for case in cases:
         best = max(v for k, v in case.items() if k.startswith("packed") and k.endswith("_gflops"))
         case["best_packed_fraction_of_matmul"] = round(best / matmul, 3)

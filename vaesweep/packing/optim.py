@@ -20,7 +20,7 @@ A member's state converts to and from a torch optimiser's ``state_dict`` (``memb
 
 On CPU the update runs over groups of members whose slices take at most ``chunk_bytes`` (0: one
 group): element-wise passes over a group that stays in cache instead of over the whole stack
-(at 64 MLP-VAE members, 3x faster than one pass per tensor; the result is the same bit for bit).
+(at 64 MLP-VAE members, 2-3x faster than one pass per tensor; the result is the same bit for bit).
 """
 
 from __future__ import annotations
@@ -109,6 +109,20 @@ class MemberOptimiser:
         """Update ``param`` and its state in place (member-stacked, scalars broadcast)."""
         raise NotImplementedError
 
+    def _member_has_state(self, member: int) -> bool:
+        """Whether ``member``'s torch optimiser would hold state (it has stepped since a reset)."""
+        raise NotImplementedError
+
+    def _torch_state(self, member: int, index: int) -> dict[str, torch.Tensor]:
+        """Parameter ``index``'s state for ``member``, as torch's optimiser keeps it."""
+        raise NotImplementedError
+
+    def _load_torch_state(
+        self, member: int, states: list[dict[str, torch.Tensor]], with_grad: tuple[bool, ...]
+    ) -> None:
+        """Set ``member``'s state from torch's per-parameter states (those with gradients)."""
+        raise NotImplementedError
+
     # -- per-member control ---------------------------------------------------------------
     @property
     def active(self) -> tuple[bool, ...]:
@@ -195,9 +209,6 @@ class MemberOptimiser:
                 for tensor, saved in zip(tensors, state_dict["state"][name], strict=True):
                     tensor.copy_(saved)
 
-    def _member_has_state(self, member: int) -> bool:
-        raise NotImplementedError
-
     def member_state_dict(self, member: int) -> dict[str, Any]:
         """``member``'s state as ``torch_class(params, lr=...).state_dict()`` would give it for a
         model whose (requires-grad) parameters are this pack's, in order, sliced at ``member``."""
@@ -231,14 +242,6 @@ class MemberOptimiser:
         if any(with_grad):
             self._with_grad = with_grad
             self._load_torch_state(member, [s for s in states if s], with_grad)
-
-    def _torch_state(self, member: int, index: int) -> dict[str, torch.Tensor]:
-        raise NotImplementedError
-
-    def _load_torch_state(
-        self, member: int, states: list[dict[str, torch.Tensor]], with_grad: tuple[bool, ...]
-    ) -> None:
-        raise NotImplementedError
 
 
 class MemberAdam(MemberOptimiser):
