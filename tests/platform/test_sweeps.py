@@ -39,8 +39,8 @@ def test_grid_of_two_methods_two_values_two_seeds_gives_eight_finished_child_run
     assert {(r.data.tags["arm"], r.data.tags["seed"]) for r in runs} == {
         (arm, seed)
         for arm in (
-            "IGP (target_kl=5.0)",
-            "IGP (target_kl=15.0)",
+            "IGP (target_kl=5)",
+            "IGP (target_kl=15)",
             "beta-VAE (beta=0.2)",
             "beta-VAE (beta=0.4)",
         )
@@ -67,7 +67,7 @@ def test_grid_of_two_methods_two_values_two_seeds_gives_eight_finished_child_run
         "15.0",
     }
     text = "\n".join(report_lines(outcome))
-    assert "IGP (target_kl=15.0)" in text and "beta-VAE (beta=0.4)" in text and "±" in text
+    assert "IGP (target_kl=15)" in text and "beta-VAE (beta=0.4)" in text and "±" in text
     assert progress.count("finished  ") == 8
 
 

@@ -65,7 +65,7 @@ def test_trial_count_is_arms_by_grid_by_data_by_seeds_and_overrides_apply_last()
     trials = expand(exp, overrides={"epochs": 2})
     assert len(trials) == (1 + 2) * 2
     assert {t.config().train.epochs for t in trials} == {2}
-    assert sorted({(t.arm, t.seed) for t in trials})[0] == ("IGP (target_kl=15.0)", 0)
+    assert sorted({(t.arm, t.seed) for t in trials})[0] == ("IGP (target_kl=15)", 0)
     assert len(expand(exp, seeds=(7,))) == 3
 
 
@@ -108,7 +108,7 @@ def test_table_presets_are_the_papers_experiments():
         omniglot.model.architecture in ("auto", "resnet_pixelcnn") and omniglot.data.binarisation == "dynamic"
     )
     assert (omniglot.optim.decay_patience, omniglot.eval.per_character_probes) == (20, True)
-    snli = _first("igp_table9", "snli", "IGP (target_kl=5.0)")
+    snli = _first("igp_table9", "snli", "IGP (target_kl=5)")
     assert (snli.model.embed_dim, snli.model.lstm_hidden, snli.model.latent_dim) == (50, 128, 8)
     assert (snli.optim.name, snli.optim.lr, snli.train.batch_size, snli.train.epochs) == (
         "adam",

@@ -131,12 +131,18 @@ def _grid_points(grid: Mapping[str, tuple[Any, ...]]) -> list[dict[str, Any]]:
     return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(grid[k] for k in keys))]
 
 
-def _label(arm: Arm, point: Mapping[str, Any]) -> str:
-    """The table row of one grid point: "IGP (target_kl=15.0)"."""
+def shown_value(value: Any) -> str:
+    """A value as a label shows it, rounded as the papers print numbers: 15.0 -> "15",
+    10**-0.1 -> "0.7943", 5e-08 -> "5e-08"."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def point_label(label: str, point: Mapping[str, Any]) -> str:
+    """The table row of one point of a grid or search space: "IGP (target_kl=15)"."""
     if not point:
-        return arm.label
-    shown = ", ".join(f"{canonical_key(k).split('.')[-1]}={v}" for k, v in point.items())
-    return f"{arm.label} ({shown})"
+        return label
+    shown = ", ".join(f"{canonical_key(k).split('.')[-1]}={shown_value(v)}" for k, v in point.items())
+    return f"{label} ({shown})"
 
 
 def expand(
@@ -164,9 +170,8 @@ def expand(
                     settings.update(point)
                     settings["train.seed"] = seed
                     settings.update(overrides or {})
-                    trials.append(
-                        TrialSpec(experiment.name, _label(arm, point), arm.method, target, seed, settings)
-                    )
+                    label = point_label(arm.label, point)
+                    trials.append(TrialSpec(experiment.name, label, arm.method, target, seed, settings))
     return trials
 
 

@@ -20,7 +20,7 @@ import optuna
 from vaesweep.config import canonical_key
 from vaesweep.methods import METHODS
 from vaesweep.methods.space import Dimension
-from vaesweep.search_spaces.definitions import Experiment, TrialSpec, expand
+from vaesweep.search_spaces.definitions import Experiment, TrialSpec, expand, point_label
 
 # Each method's space lives in its spec (vaesweep.methods); this is the view by name.
 METHOD_SPACES: dict[str, dict[str, Dimension]] = {name: dict(m.space) for name, m in METHODS.items()}
@@ -40,10 +40,6 @@ def corner_points(method: str) -> list[dict[str, Any]]:
     """Every bound and choice of the method's space, one key at a time: what validation checks
     before a sweep starts, since a sampled value cannot be checked until it is drawn."""
     return [{key: value} for key, dim in METHOD_SPACES[method].items() for value in dim.corners()]
-
-
-def _shown(value: Any) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 @dataclass(frozen=True)
@@ -74,10 +70,9 @@ class ExperimentSpace:
         base = by_label[label]
         sampled = suggest_method(trial, base.method, self.fixed)
         seed = self.seeds[trial.number % len(self.seeds)]
-        shown = ", ".join(f"{k.split('.')[-1]}={_shown(v)}" for k, v in sampled.items())
         spec = dataclasses.replace(
             base,
-            arm=f"{base.arm} ({shown})" if shown else base.arm,
+            arm=point_label(base.arm, sampled),
             seed=seed,
             overrides={**base.overrides, **sampled, "train.seed": seed, **self.fixed},
         )

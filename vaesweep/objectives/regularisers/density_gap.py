@@ -78,6 +78,8 @@ class DensityGap(Regulariser):
     def __call__(self, out, values, noise):
         posterior = out.posterior
         size = self.aggregation_size or posterior.mean.shape[0]
+        if posterior.mean.shape[0] % size:
+            raise ValueError(f"a batch of {posterior.mean.shape[0]} has no equal subsets of |b| = {size}")
         gap = density_gap(posterior.mean, posterior.logvar, size, self.samples, self.joint, noise)
         return {"density_gap": values.beta * gap}
 
