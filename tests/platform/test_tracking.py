@@ -1,7 +1,10 @@
 """MLflow tracking against a real server: calls buffered while the server is away, bad calls
-raised at once, and a sweep's children settled from Tune's outcomes."""
+raised at once, an unreachable server named within seconds, a trial's run found by its key
+whatever Tune remembers, and a sweep's children settled from Tune's outcomes."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 from mlflow.exceptions import MlflowException
@@ -12,9 +15,10 @@ from vaesweep.platform.tracking import (
     BufferedClient,
     SweepRun,
     TrackingUnavailable,
-    TrialOutcome,
     TrialRun,
+    check_tracking,
 )
+from vaesweep.platform.trials import TrialOutcome, trial_key
 from vaesweep.search_spaces.experiments import Arm, Experiment, expand
 
 pytestmark = pytest.mark.slow
@@ -37,41 +41,88 @@ def test_a_rejected_call_is_raised_not_retried(tracking_server):
     assert not buffer.pending
 
 
+def test_an_unreachable_server_is_named_within_seconds():
+    uri = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(TrackingUnavailable, match=f"no MLflow server answers at {uri}.*start it"):
+        check_tracking(uri, timeout_s=5)
+    assert time.monotonic() - started < 10
+
+
+def _settle_experiment(name: str, seeds: int):
+    experiment = Experiment(name, name, ("digits",), (Arm("vae", "VAE"),), seeds=tuple(range(seeds)))
+    return expand(experiment)
+
+
 def test_reconcile_closes_every_child_by_its_trials_outcome(tracking_server):
-    experiment = Experiment("settle", "settle", ("digits",), (Arm("vae", "VAE"),), seeds=(0, 1, 2, 3, 4))
-    specs = expand(experiment)
+    specs = _settle_experiment("settle", 5)
+    keys = [trial_key(spec) for spec in specs]
     sweep = SweepRun(tracking_server.uri, "settle", "settle-1", resume=False, tags={"preset": "settle"})
     ids = ["t_finished", "t_failed", "t_pending", "t_unknown", "t_closed"]
     for spec, trial_id in zip(specs, ids, strict=True):
-        TrialRun(sweep.target, spec, spec.config(), trial_id).buffer.flush(30)
+        assert TrialRun(sweep.target, spec, spec.config(), trial_id).open() is None
     closed = TrialRun(sweep.target, specs[4], specs[4].config(), "t_closed")
+    closed.open()
     closed.finish({"nll": 1.0}, tracking_server.directory / "none", tracking_server.directory / "none.pt")
     outcomes = {
-        "t_finished": TrialOutcome("t_finished", "finished"),
-        "t_failed": TrialOutcome("t_failed", "failed", "RayActorError: the worker died"),
-        "t_pending": TrialOutcome("t_pending", "pending"),
-        "t_closed": TrialOutcome("t_closed", "failed", "must not override the worker's FINISHED"),
+        keys[0]: TrialOutcome("t_finished", "finished"),
+        keys[1]: TrialOutcome("t_failed", "failed", "RayActorError: the worker died"),
+        keys[2]: TrialOutcome("t_pending", "pending"),
+        keys[4]: TrialOutcome("t_closed", "failed", "must not override the worker's FINISHED"),
     }
     sweep.reconcile(outcomes, interrupted=True)
     sweep.close("KILLED")
     client = MlflowClient(tracking_server.uri)
     runs = {r.data.tags["ray_trial_id"]: r for r in sweep.children()}
-    assert set(runs) == {"t_finished", "t_failed", "t_pending", "t_closed"}  # the unknown one is deleted
     assert runs["t_finished"].info.status == "FINISHED"
     assert runs["t_failed"].info.status == "FAILED"
     assert runs["t_failed"].data.tags["failure_reason"] == "RayActorError: the worker died"
-    assert (
-        runs["t_pending"].info.status == "KILLED" and runs["t_pending"].data.tags["status"] == "interrupted"
-    )
+    for interrupted in ("t_pending", "t_unknown"):  # still to run, or a trial Tune no longer holds
+        assert runs[interrupted].info.status == "KILLED"
+        assert runs[interrupted].data.tags["status"] == "interrupted"
     assert runs["t_closed"].info.status == "FINISHED" and runs["t_closed"].data.metrics["nll"] == 1.0
     assert client.get_run(sweep.target.parent_run_id).info.status == "KILLED"
     # resuming the sweep continues its parent and a trial's run instead of creating new ones
     again = SweepRun(tracking_server.uri, "settle", "settle-1", resume=True, tags={"preset": "settle"})
     assert again.target.parent_run_id == sweep.target.parent_run_id
-    TrialRun(again.target, specs[2], specs[2].config(), "t_pending", resumed_from_epoch=3).buffer.flush(30)
+    TrialRun(again.target, specs[2], specs[2].config(), "t_pending", resumed_from_epoch=3).open()
     continued = {r.data.tags["ray_trial_id"]: r for r in again.children()}["t_pending"]
     assert continued.info.run_id == runs["t_pending"].info.run_id and continued.info.status == "RUNNING"
     assert continued.data.tags["attempts"] == "2" and continued.data.tags["resumed_from_epoch"] == "3"
+
+
+def test_a_trials_run_is_continued_under_a_new_trial_id_and_never_logs_twice(tracking_server):
+    """Tune may run a trial again under a new id (its state was lost with the driver): the trial
+    key finds the run; epochs and final metrics already logged are not logged again."""
+    (spec,) = _settle_experiment("rekey", 1)
+    sweep = SweepRun(tracking_server.uri, "rekey", "rekey-1", resume=False, tags={})
+    first = TrialRun(sweep.target, spec, spec.config(), "old_id")
+    first.open()
+    for epoch in (1, 2):
+        first.log_epoch(epoch, {"epoch": float(epoch), "train_loss": 10.0 - epoch})
+    first.buffer.submit(  # the final metrics reached MLflow, then the driver died before the close
+        lambda client: client.log_metric(first.run_id, "nll", 5.0, step=3)
+    )
+    first.buffer.flush(30)
+    second = TrialRun(sweep.target, spec, spec.config(), "new_id")  # Tune restarted: no checkpoint
+    assert second.open() is None
+    for epoch in (1, 2, 3):  # the replay from the first epoch
+        second.log_epoch(epoch, {"epoch": float(epoch), "train_loss": 10.0 - epoch})
+    scratch = tracking_server.directory / "rekey-artifacts"
+    scratch.mkdir()
+    second.finish({"nll": 5.0, "epochs_run": 3.0}, scratch, scratch / "none.pt")
+    client = MlflowClient(tracking_server.uri)
+    (run,) = sweep.children()
+    assert run.info.run_id == first.run_id and run.info.status == "FINISHED"
+    assert run.data.tags["ray_trial_id"] == "new_id" and run.data.tags["attempts"] == "2"
+    assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "train_loss")) == [1, 2, 3]
+    assert len(client.get_metric_history(run.info.run_id, "nll")) == 1
+    # a third attempt finds it finished: it gets the final metrics and must not train or reopen
+    third = TrialRun(sweep.target, spec, spec.config(), "newer_id")
+    assert third.open()["nll"] == 5.0
+    after = client.get_run(run.info.run_id)
+    assert after.info.status == "FINISHED" and after.data.tags["attempts"] == "2"
+    assert after.info.end_time == run.info.end_time
 
 
 def test_a_sweep_into_a_deleted_experiment_restores_it(tracking_server):
