@@ -65,7 +65,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--random", type=int, help="this many random cases")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--longest", type=float, default=90.0, help="latest moment of a timed kill (s)")
+    parser.add_argument("--longest", type=float, default=75.0, help="latest moment of a timed kill (s)")
     parser.add_argument("--points", nargs="+", default=[], help="named points POINT[:N]")
     parser.add_argument("--damage", action="store_true", help="damage checkpoints in --points cases")
     parser.add_argument("--json", help="write every case's result here")

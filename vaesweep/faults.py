@@ -26,8 +26,7 @@ DRIVER_POINTS = (
     "trial_start",  # Tune started a trial (N: the N-th start)
     "result",  # Tune received an epoch's result and checkpoint (N: the N-th result)
     "trial_complete",  # a trial ended, the next not yet started (N: the N-th end)
-    "fit_end",  # every trial ended; MLflow not reconciled
-    "reconcile",  # while the child runs are settled (N: after the N-th one)
+    "reconcile",  # every trial ended; the child runs not yet settled with Tune's outcomes
     "closed",  # the parent run is closed; the report not yet printed
 )
 # Where a trial's worker kills the driver.

@@ -185,7 +185,7 @@ def run_case(case: KillCase, directory: Path, reference: dict[str, float]) -> Ca
         first.wait()
     result.killed = first.returncode == -signal.SIGKILL
     result.killed_after_s = time.monotonic() - started
-    if not result.killed:
+    if not result.killed and case.point is not None:  # a timed kill may come after the end: fine
         result.problems.append(
             f"the driver was not killed (exit {first.returncode}): the point was never reached"
         )

@@ -157,9 +157,15 @@ def command_presets(args: argparse.Namespace) -> int:
 
 
 def command_ui(args: argparse.Namespace) -> int:
-    from vaesweep.platform.server import DATABASE, TrackingServer, runs_dir
+    from vaesweep.platform.server import BACKEND_SCHEMES, DATABASE, TrackingServer, runs_dir
 
     directory = runs_dir(args.runs_dir)
+    if args.backend_store_uri is not None and not args.backend_store_uri.startswith(BACKEND_SCHEMES):
+        raise ConfigError(
+            "--backend-store-uri",
+            args.backend_store_uri,
+            f"a database URI ({' or '.join(BACKEND_SCHEMES)}...)",
+        )
     if args.backend_store_uri is None and not (directory / DATABASE).exists():
         raise ConfigError(
             "--runs-dir", str(directory), f"a run directory holding {DATABASE} (run a sweep first)"
@@ -171,6 +177,7 @@ def command_ui(args: argparse.Namespace) -> int:
         workers=args.workers,
         backend_store_uri=args.backend_store_uri,
         auth=args.auth,
+        artifacts_destination=args.artifacts_destination,
     )
     print(f"MLflow UI on {server.uri} for {directory} (Ctrl-C stops it)", file=sys.stderr)
     return server.serve()
@@ -228,12 +235,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     presets.add_argument("--json", action="store_true")
     presets.set_defaults(handler=command_presets)
 
-    ui = _one_line_errors(subparsers.add_parser("ui", help="serve the MLflow UI on the local run directory"))
+    ui = _one_line_errors(
+        subparsers.add_parser(
+            "ui",
+            help="serve the MLflow UI (and tracking API) on the local run directory; "
+            "cluster.yaml runs the head's tracking server with it",
+        )
+    )
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=5000)
     ui.add_argument("--workers", type=int, default=1)
     ui.add_argument("--runs-dir", help="run directory (default $VAESWEEP_RUNS_DIR or ./runs)")
     ui.add_argument("--backend-store-uri", help="the database the sweeps used (default RUNS_DIR/mlflow.db)")
+    ui.add_argument(
+        "--artifacts-destination", help="where artifacts go, e.g. s3://... (default RUNS_DIR/mlartifacts)"
+    )
     ui.add_argument(
         "--auth",
         action="store_true",

@@ -49,9 +49,10 @@ def server_command(
     workers: int = 1,
     backend_store_uri: str | None = None,
     auth: bool = False,
+    artifacts_destination: str | None = None,
 ) -> list[str]:
     """``mlflow server`` on the store in ``directory`` (or the database ``backend_store_uri``),
-    serving (proxying) the artifacts in ``directory``."""
+    serving (proxying) the artifacts in ``directory`` (or ``artifacts_destination``, e.g. S3)."""
     return [
         sys.executable,
         "-m",
@@ -60,7 +61,7 @@ def server_command(
         "--backend-store-uri",
         backend_store_uri or f"sqlite:///{directory / DATABASE}",
         "--artifacts-destination",
-        str(directory / ARTIFACTS),
+        artifacts_destination or str(directory / ARTIFACTS),
         "--host",
         host,
         "--port",
@@ -149,6 +150,7 @@ class TrackingServer:
         workers: int = 1,
         backend_store_uri: str | None = None,
         auth: bool = False,
+        artifacts_destination: str | None = None,
     ) -> None:
         self.directory = runs_dir(directory)
         self.host = host
@@ -157,6 +159,7 @@ class TrackingServer:
         self.workers = workers
         self.backend_store_uri = backend_store_uri
         self.auth = auth
+        self.artifacts_destination = artifacts_destination
         self.process: subprocess.Popen | None = None
 
     @property
@@ -193,7 +196,13 @@ class TrackingServer:
         log = open(self.directory / LOG, "ab")  # noqa: SIM115 - the server process owns it
         self.process = subprocess.Popen(
             server_command(
-                self.directory, self.host, self.port, self.workers, self.backend_store_uri, self.auth
+                self.directory,
+                self.host,
+                self.port,
+                self.workers,
+                self.backend_store_uri,
+                self.auth,
+                self.artifacts_destination,
             ),
             stdout=log,
             stderr=subprocess.STDOUT,

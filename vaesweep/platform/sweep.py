@@ -230,7 +230,6 @@ def run_sweep(plan: SweepPlan, *, out: IO[str] = sys.stderr) -> SweepOutcome:
             kill_point("tuner")
             monitor.begin(uri)
             tuner.fit()
-            kill_point("fit_end")
             outcomes = monitor.outcomes()
             interrupted = any(not o.terminal for o in outcomes.values())
             tracking.reconcile(outcomes, interrupted=interrupted)

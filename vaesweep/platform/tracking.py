@@ -476,6 +476,7 @@ class SweepRun:
         One whose trial is still to run is KILLED ("interrupted") if the sweep was interrupted,
         else left for its trial to continue; one whose trial this sweep's Tune state does not
         hold (an Optuna sample lost with Tune's state) will never continue: KILLED too."""
+        kill_point("reconcile")
         for run in self.children():
             if run.info.status != "RUNNING":
                 continue
@@ -492,7 +493,6 @@ class SweepRun:
                     client, run_id, state, reason
                 )
             )
-            kill_point("reconcile")
         self.buffer.flush()
 
     @staticmethod
