@@ -151,6 +151,11 @@ def load_test(store: str, writers: int, epochs: int, metrics: int, server_worker
                 from mlflow.tracking import MlflowClient
 
                 client = MlflowClient(uri)
+                # the driver's end of a sweep: a create retried after a timeout may leave an empty twin
+                sweep = SweepRun(uri, "tracking-load", f"{store}-{writers}", resume=True, tags={})
+                children_before = len(sweep.children())
+                sweep.reconcile({}, interrupted=False)
+                children_after = len(sweep.children())
                 artifacts_ok = sum(
                     {a.path for a in client.list_artifacts(run)} == {"samples.bin", "checkpoint"}
                     for run in run_ids
@@ -173,6 +178,8 @@ def load_test(store: str, writers: int, epochs: int, metrics: int, server_worker
         "metrics_per_epoch": metrics,
         "errors_reaching_writers": [r["error"] for r in reports if r["error"]],
         "runs_finished": statuses.count("FINISHED"),
+        "child_runs": children_after,
+        "empty_twins_deleted": children_before - children_after,
         "metric_rows": total_rows,
         "metric_rows_expected": writers * expected_metrics,
         "runs_with_every_metric_once": sum(

@@ -60,7 +60,7 @@ def test_concurrent_writers_lose_nothing_and_see_no_error(store, request):
         request.getfixturevalue("postgres")  # skipped (or, in CI, failed) without PostgreSQL
     result = load_test(store, writers=6, epochs=15, metrics=20, server_workers=4)
     assert result["errors_reaching_writers"] == []
-    assert result["runs_finished"] == 6
+    assert result["runs_finished"] == 6 and result["child_runs"] == 6  # one run per writer
     assert result["metric_rows"] == result["metric_rows_expected"]
     assert result["runs_with_every_metric_once"] == 6  # no row lost or doubled
     assert result["runs_with_every_param"] == 6 and result["runs_with_their_artifacts"] == 6

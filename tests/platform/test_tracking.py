@@ -134,3 +134,43 @@ def test_a_sweep_into_a_deleted_experiment_restores_it(tracking_server):
     assert client.get_experiment(deleted).lifecycle_stage == "active"
     assert client.get_run(sweep.target.parent_run_id).info.status == "RUNNING"
     sweep.close("FINISHED")
+
+
+def test_an_empty_twin_left_by_a_retried_create_is_never_used_and_is_deleted(tracking_server):
+    """A create_run whose answer is lost to a timeout is retried. The first try may land before
+    the retry looks (then the retry adopts it) or after the retry created another run: an empty
+    twin with the trial's tags, which the trial never uses and the sweep's end deletes."""
+    (spec,) = _settle_experiment("twins", 1)
+    sweep = SweepRun(tracking_server.uri, "twins", "twins-1", resume=False, tags={})
+    client = MlflowClient(tracking_server.uri)
+    tags = {"trial_key": trial_key(spec), "mlflow.parentRunId": sweep.target.parent_run_id}
+    landed_first = client.create_run(sweep.target.experiment_id, tags=tags).info.run_id
+    run = TrialRun(sweep.target, spec, spec.config(), "t1")
+    run.open()
+    assert run.run_id == landed_first and client.get_run(run.run_id).data.params  # adopted
+    landed_late = client.create_run(sweep.target.experiment_id, tags=tags).info.run_id
+    run.log_epoch(1, {"epoch": 1.0})
+    again = TrialRun(sweep.target, spec, spec.config(), "t1")  # a retry of the trial
+    again.open()
+    assert again.run_id == run.run_id
+    sweep.reconcile({trial_key(spec): TrialOutcome("t1", "failed", "lost")}, interrupted=False)
+    assert {r.info.run_id for r in sweep.children()} == {run.run_id}
+    assert client.get_run(landed_late).info.lifecycle_stage == "deleted"
+    assert client.get_run(run.run_id).info.status == "FAILED"
+
+
+def test_database_contention_is_retried_and_a_real_bad_request_is_not():
+    from mlflow.protos.databricks_pb2 import BAD_REQUEST, INVALID_PARAMETER_VALUE
+
+    from vaesweep.platform.tracking import _transient
+
+    contention = (
+        "QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00",
+        "(sqlite3.OperationalError) database is locked",
+        "(sqlite3.IntegrityError) UNIQUE constraint failed: params.key, params.run_uuid",
+        'duplicate key value violates unique constraint "param_pk"',
+    )
+    for message in contention:  # a 400 from MLflow, though the same call succeeds later
+        assert _transient(MlflowException(message, error_code=BAD_REQUEST)), message
+    changed = MlflowException("Changing param values is not allowed", error_code=INVALID_PARAMETER_VALUE)
+    assert not _transient(changed)

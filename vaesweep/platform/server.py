@@ -99,8 +99,15 @@ def auth_environment(directory: Path) -> dict[str, str]:
 
 def server_environment() -> dict[str, str]:
     # MLflow 3's GenAI job runner (a pool of huey consumers) serves nothing a sweep needs and
-    # costs seconds of start-up and several processes on a small machine.
-    return {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    # costs seconds of start-up and several processes on a small machine. Each server worker
+    # holds up to 20 database connections (SQLAlchemy's default, 15, runs dry with dozens of
+    # trials logging at once; 4 workers x 20 stay within PostgreSQL's default 100).
+    return {
+        "MLFLOW_SQLALCHEMYSTORE_POOL_SIZE": "8",
+        "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW": "12",
+        **os.environ,
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    }
 
 
 def free_port(host: str = "127.0.0.1") -> int:

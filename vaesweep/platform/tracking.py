@@ -21,6 +21,7 @@ import logging
 import os
 import subprocess
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ FAILURE_TAG = "failure_reason"
 DIVERGED_EPOCH_TAG = "diverged_epoch"
 RESUMED_TAG = "resumed_from_epoch"
 ATTEMPTS_TAG = "attempts"
+ATTEMPT_ID_TAG = "attempt_id"  # one attempt's own id: a call it retries after a timeout knows its work
 SWEEP_TAG = "sweep"
 GIT_COMMIT_TAG = "git_commit"
 
@@ -103,11 +105,25 @@ def check_tracking(uri: str, timeout_s: float = CHECK_TIMEOUT_S) -> None:
     )
 
 
+# Contention in the server's database that MLflow answers as a bad request (400), though the
+# same call succeeds later: its connection pool ran dry, SQLite was locked, or a write retried
+# after a timeout raced the first try (every call here finds what a first try did).
+_CONTENTION = (
+    "queuepool limit",
+    "database is locked",
+    "unique constraint failed",
+    "duplicate key value violates unique constraint",
+    "deadlock detected",
+    "could not serialize access",
+)
+
+
 def _transient(error: BaseException) -> bool:
-    """Whether a failed call may succeed later (server away or overloaded), not a bad request."""
+    """Whether a failed call may succeed later (server away, overloaded or contended), not a
+    bad request."""
     if isinstance(error, MlflowException):
         status = error.get_http_status_code()
-        return status >= 500 or status == 429
+        return status >= 500 or status == 429 or any(c in str(error).lower() for c in _CONTENTION)
     if isinstance(error, requests.HTTPError) and error.response is not None:
         return error.response.status_code >= 500 or error.response.status_code == 429
     return isinstance(error, requests.RequestException)
@@ -259,13 +275,17 @@ class TrackingTarget:
     flush_timeout_s: float = FLUSH_TIMEOUT_S
 
 
+def _child_rank(run) -> tuple[bool, bool, int]:
+    """Which of a trial's runs is its run, first: a finished one, then one whose attempt logged
+    its params (an empty twin is what a create retried after a timeout leaves), the oldest."""
+    return run.info.status != "FINISHED", not run.data.params, run.info.start_time
+
+
 def find_child(client: MlflowClient, target: TrackingTarget, key: str):
     """The child run of the trial ``key`` in this sweep, or None."""
     query = f"tags.{TRIAL_KEY_TAG} = '{key}' and tags.`{PARENT_TAG}` = '{target.parent_run_id}'"
-    found = client.search_runs(
-        [target.experiment_id], filter_string=query, max_results=1, order_by=["attributes.start_time ASC"]
-    )
-    return found[0] if found else None
+    found = client.search_runs([target.experiment_id], filter_string=query, max_results=100)
+    return min(found, key=_child_rank) if found else None
 
 
 class TrialRun:
@@ -298,6 +318,7 @@ class TrialRun:
             "seed": spec.seed,
             TRIAL_KEY_TAG: self.key,
             TRIAL_ID_TAG: trial_id,
+            ATTEMPT_ID_TAG: uuid.uuid4().hex,
             STATUS_TAG: "running",
             PARENT_TAG: target.parent_run_id,
         }
@@ -312,19 +333,24 @@ class TrialRun:
         return self.buffer.call(self._open, self.target.flush_timeout_s)
 
     def _open(self, client: MlflowClient) -> dict[str, float] | None:
+        """Find or create, so a retry of this call (its answer lost to a timeout) finds what the
+        first try did instead of creating a second run."""
         existing = find_child(client, self.target, self.key)
         if existing is not None and existing.info.status == "FINISHED":
             self.run_id = existing.info.run_id
             return dict(existing.data.metrics)
         if existing is None:  # its identifying tags in the same call: no orphan run if we die here
             run = client.create_run(
-                self.target.experiment_id, run_name=self.run_name, tags=_tag_dict(self.tags)
+                self.target.experiment_id,
+                run_name=self.run_name,
+                tags=_tag_dict({**self.tags, ATTEMPTS_TAG: 1}),
             )
             attempts, logged_params = 1, {}
         else:
             run = existing
             client.update_run(run.info.run_id, status=RunStatus.to_string(RunStatus.RUNNING))
-            attempts = int(run.data.tags.get(ATTEMPTS_TAG, "1")) + 1
+            retried = run.data.tags.get(ATTEMPT_ID_TAG) == self.tags[ATTEMPT_ID_TAG]
+            attempts = int(run.data.tags.get(ATTEMPTS_TAG, "1")) + (0 if retried else 1)
             for stale in {FAILURE_TAG, DIVERGED_EPOCH_TAG} & set(run.data.tags):  # this attempt may succeed
                 client.delete_tag(run.info.run_id, stale)
             self.logged_epochs = int(run.data.metrics.get("epoch", 0))
@@ -394,6 +420,20 @@ _SETTLED = {
     "failed": (RunStatus.FAILED, "failed"),
     "interrupted": (RunStatus.KILLED, "interrupted"),
 }
+
+
+def _empty_twins(children: list) -> list:
+    """Runs a trial does not use and nothing was logged to: a create_run whose answer was lost to
+    a timeout (an overloaded server) and that was retried leaves one. Never the trial's run."""
+    by_key: dict[str, list] = {}
+    for run in children:
+        by_key.setdefault(run.data.tags.get(TRIAL_KEY_TAG, ""), []).append(run)
+    twins = []
+    for key, runs in by_key.items():
+        if key and len(runs) > 1:
+            chosen = min(runs, key=_child_rank)
+            twins += [r for r in runs if r is not chosen and not r.data.params and not r.data.metrics]
+    return twins
 
 
 class SweepRun:
@@ -475,10 +515,15 @@ class SweepRun:
         """Close every child still RUNNING by its trial's outcome (``outcomes`` by trial key).
         One whose trial is still to run is KILLED ("interrupted") if the sweep was interrupted,
         else left for its trial to continue; one whose trial this sweep's Tune state does not
-        hold (an Optuna sample lost with Tune's state) will never continue: KILLED too."""
+        hold (an Optuna sample lost with Tune's state) will never continue: KILLED too. Empty
+        twins of a trial's run are deleted."""
         kill_point("reconcile")
-        for run in self.children():
-            if run.info.status != "RUNNING":
+        children = self.children()
+        deleted = {run.info.run_id for run in _empty_twins(children)}
+        for run_id in deleted:
+            self.buffer.submit(lambda client, run_id=run_id: client.delete_run(run_id))
+        for run in children:
+            if run.info.status != "RUNNING" or run.info.run_id in deleted:
                 continue
             run_id = run.info.run_id
             outcome = outcomes.get(run.data.tags.get(TRIAL_KEY_TAG, ""))
