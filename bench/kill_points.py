@@ -24,6 +24,7 @@ from tests.platform.kill_harness import (
     ARMS,
     EPOCHS,
     RESULTS_PER_TRIAL,
+    CaseResult,
     KillCase,
     reference_results,
     run_case,
@@ -79,7 +80,10 @@ def main() -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="vaesweep-kill-") as scratch:
         for i, case in enumerate(cases):
-            results.append(run_case(case, Path(scratch, f"case{i:03d}"), reference))
+            try:
+                results.append(run_case(case, Path(scratch, f"case{i:03d}"), reference))
+            except Exception as error:  # the harness itself: a case, not the whole table
+                results.append(CaseResult(case, problems=[f"harness: {type(error).__name__}: {error}"[:300]]))
             print(table(results).splitlines()[-1], flush=True)
     print(table(results))
     passed = sum(r.ok for r in results)

@@ -129,6 +129,35 @@ def _fate_sharing() -> Callable[[], None] | None:
     return None
 
 
+def _sqlite_file(directory: Path, backend_store_uri: str | None) -> Path | None:
+    """The SQLite file of the store (the default one in ``directory``), or None for a server."""
+    if backend_store_uri is None:
+        return directory / DATABASE
+    prefix = BACKEND_SCHEMES[0]  # sqlite:///
+    return Path(backend_store_uri.removeprefix(prefix)) if backend_store_uri.startswith(prefix) else None
+
+
+def create_database(path: Path, timeout_s: float = 600.0) -> None:
+    """A new SQLite store, whole or not at all: MLflow creates its tables in a temporary file that
+    is renamed into place once complete. (A sweep killed while ``mlflow server`` created them in
+    place would leave a database that MLflow can no longer open: the sweep could not resume.)"""
+    for leftover in path.parent.glob(f"{path.name}.new-*"):  # from a start that was killed
+        leftover.unlink()
+    temporary = path.with_name(f"{path.name}.new-{os.getpid()}")
+    done = subprocess.run(
+        [sys.executable, "-m", "mlflow", "db", "upgrade", f"sqlite:///{temporary}"],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env=server_environment(),
+        preexec_fn=_fate_sharing(),
+    )
+    if done.returncode != 0:
+        last = ([line for line in done.stderr.splitlines() if line.strip()] or ["(nothing)"])[-1]
+        raise RuntimeError(f"could not create the MLflow database {path}: {last.strip()[:300]}")
+    os.replace(temporary, path)
+
+
 def wait_healthy(uri: str, timeout_s: float, process: subprocess.Popen | None = None) -> None:
     """Poll ``/health`` (open to all, with basic-auth too) until the server answers;
     RuntimeError if it exits or times out."""
@@ -177,6 +206,9 @@ class TrackingServer:
         """Start the server and wait until it answers. A port chosen here can be taken by another
         program before the server binds it (a shared machine): then another port is tried."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        database = _sqlite_file(self.directory, self.backend_store_uri)
+        if database is not None and not database.exists():
+            create_database(database)
         environment = server_environment() | (auth_environment(self.directory) if self.auth else {})
         attempt = 1
         while True:
