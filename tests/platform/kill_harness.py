@@ -45,6 +45,8 @@ class KillCase:
 
     @property
     def label(self) -> str:
+        if self.point is None and self.after_s is None:
+            return "no kill"
         where = self.point if self.point is not None else f"after {self.after_s:.1f}s"
         return where + (" +damaged checkpoint" if self.damage else "")
 
