@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "torch==2.13.0"
-	$(PIP) install --quiet -e ".[dev,paper]"
+	$(PIP) install --quiet -e ".[dev,paper,tracking-server]"
 	touch $@
 
 test: install

@@ -27,8 +27,9 @@ from pathlib import Path
 import torch
 
 from vaesweep.config import resolve_config
+from vaesweep.platform.plan import SweepOptions, plan_sweep
 from vaesweep.platform.server import TrackingServer
-from vaesweep.platform.sweep import SweepOptions, plan_sweep, run_sweep
+from vaesweep.platform.sweep import run_sweep
 from vaesweep.search_spaces.definitions import Arm, Experiment
 from vaesweep.train import fit
 

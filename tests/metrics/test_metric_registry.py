@@ -12,7 +12,7 @@ from vaesweep.analysis import schema
 from vaesweep.analysis.reference import parse_hparams, reference_rows
 from vaesweep.config import resolve_config
 from vaesweep.errors import ConfigError
-from vaesweep.platform.sweep import SweepOptions, plan_sweep
+from vaesweep.platform.plan import SweepOptions, plan_sweep
 from vaesweep.search_spaces.presets import EXPERIMENTS
 from vaesweep.train import fit
 from vaesweep.trainables import epoch_objective

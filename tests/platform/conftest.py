@@ -31,3 +31,20 @@ def local_ray():
     )
     yield
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL cluster on a loopback port (tests/platform/postgres.py). Skipped
+    where PostgreSQL is not installed, except in CI (.ci/run installs it and requires it)."""
+    import os
+
+    from tests.platform.postgres import PostgresCluster, postgres_bindir
+
+    if postgres_bindir() is None:
+        reason = "PostgreSQL is not installed (Debian: apt-get install postgresql)"
+        if os.environ.get("VAESWEEP_REQUIRE_POSTGRES"):
+            pytest.fail(reason + ", and VAESWEEP_REQUIRE_POSTGRES is set (CI)")
+        pytest.skip(reason)
+    with PostgresCluster() as cluster:
+        yield cluster

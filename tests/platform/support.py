@@ -7,7 +7,8 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-from vaesweep.platform.sweep import SweepOptions, SweepOutcome, plan_sweep, run_sweep
+from vaesweep.platform.plan import SweepOptions, plan_sweep
+from vaesweep.platform.sweep import SweepOutcome, run_sweep
 from vaesweep.platform.tracking import PARENT_TAG
 from vaesweep.search_spaces.definitions import Experiment
 

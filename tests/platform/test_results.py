@@ -1,8 +1,9 @@
 """The sweep's closing lines: the best trial is chosen among comparable trials only."""
 
+from vaesweep.platform.plan import SweepOptions, plan_sweep
 from vaesweep.platform.results import best_records, report_lines
-from vaesweep.platform.sweep import SweepOptions, SweepOutcome, TrialRecord, plan_sweep
-from vaesweep.platform.tracking import TrialOutcome
+from vaesweep.platform.sweep import SweepOutcome
+from vaesweep.platform.trials import TrialOutcome, TrialRecord
 from vaesweep.trainables import FINAL
 
 

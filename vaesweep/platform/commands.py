@@ -32,7 +32,7 @@ def _one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
 
 def command_sweep(args: argparse.Namespace) -> int:
     from vaesweep.config import parse_assignments
-    from vaesweep.platform.sweep import SweepOptions, parse_seeds, plan_sweep
+    from vaesweep.platform.plan import SweepOptions, parse_seeds, plan_sweep
 
     options = SweepOptions(
         target=args.target,
@@ -47,6 +47,7 @@ def command_sweep(args: argparse.Namespace) -> int:
         max_failures=args.max_failures,
         address=args.address,
         tracking_uri=args.tracking_uri,
+        backend_store_uri=args.backend_store_uri,
         storage=args.storage,
         runs_dir=args.runs_dir,
         dataset=args.dataset,
@@ -57,15 +58,16 @@ def command_sweep(args: argparse.Namespace) -> int:
     )
     plan = plan_sweep(options)  # every trial validated here: ConfigError before Ray starts
 
-    from vaesweep.platform.results import report_lines
     from vaesweep.platform.sweep import run_sweep
     from vaesweep.platform.tracking import TrackingUnavailable
 
     try:
-        outcome = run_sweep(plan)
+        outcome = run_sweep(plan)  # a tracking server that does not answer: before Ray is imported
     except TrackingUnavailable as error:
         print(f"vaesweep: error: {error}", file=sys.stderr)
         return 1
+    from vaesweep.platform.results import report_lines
+
     print("\n".join(report_lines(outcome)))
     return {"FINISHED": 0, "KILLED": 130}.get(outcome.status, 1)
 
@@ -157,14 +159,28 @@ def command_presets(args: argparse.Namespace) -> int:
 
 
 def command_ui(args: argparse.Namespace) -> int:
-    from vaesweep.platform.server import DATABASE, TrackingServer, runs_dir
+    from vaesweep.platform.server import BACKEND_SCHEMES, DATABASE, TrackingServer, runs_dir
 
     directory = runs_dir(args.runs_dir)
-    if not (directory / DATABASE).exists():
+    if args.backend_store_uri is not None and not args.backend_store_uri.startswith(BACKEND_SCHEMES):
+        raise ConfigError(
+            "--backend-store-uri",
+            args.backend_store_uri,
+            f"a database URI ({' or '.join(BACKEND_SCHEMES)}...)",
+        )
+    if args.backend_store_uri is None and not (directory / DATABASE).exists():
         raise ConfigError(
             "--runs-dir", str(directory), f"a run directory holding {DATABASE} (run a sweep first)"
         )
-    server = TrackingServer(directory, args.host, args.port, workers=args.workers)
+    server = TrackingServer(
+        directory,
+        args.host,
+        args.port,
+        workers=args.workers,
+        backend_store_uri=args.backend_store_uri,
+        auth=args.auth,
+        artifacts_destination=args.artifacts_destination,
+    )
     print(f"MLflow UI on {server.uri} for {directory} (Ctrl-C stops it)", file=sys.stderr)
     return server.serve()
 
@@ -215,6 +231,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     sweep.add_argument("--tracking-uri", help="MLflow server; default: a local server on the run directory")
     sweep.add_argument(
+        "--backend-store-uri",
+        help="the local server's database: sqlite:///PATH (default RUNS_DIR/mlflow.db) or "
+        "postgresql://USER@HOST:PORT/DB (password in ~/.pgpass or $PGPASSWORD); not stored for --resume",
+    )
+    sweep.add_argument(
         "--storage", help="Tune storage path or URI (s3://... on a cluster); default RUNS_DIR/tune"
     )
     sweep.add_argument("--runs-dir", help="run directory (default $VAESWEEP_RUNS_DIR or ./runs)")
@@ -250,7 +271,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             summary="serve the MLflow UI on the local run directory",
             description=(
                 "Serve the MLflow UI over the run directory's store (runs/mlflow.db): one experiment\n"
-                "per preset, a parent run per sweep with a child run per trial. Ctrl-C stops it."
+                "per preset, a parent run per sweep with a child run per trial. Ctrl-C stops it.\n"
+                "cluster.yaml runs the head's tracking server with it (PostgreSQL, --auth)."
             ),
             examples=("vaesweep ui", "vaesweep ui --host 0.0.0.0 --port 8080 --runs-dir /data/runs"),
         )
@@ -259,4 +281,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ui.add_argument("--port", type=int, default=5000, help="port (default 5000)")
     ui.add_argument("--workers", type=int, default=1, help="server worker processes (default 1)")
     ui.add_argument("--runs-dir", help="run directory (default $VAESWEEP_RUNS_DIR or ./runs)")
+    ui.add_argument("--backend-store-uri", help="the database the sweeps used (default RUNS_DIR/mlflow.db)")
+    ui.add_argument(
+        "--artifacts-destination", help="where artifacts go, e.g. s3://... (default RUNS_DIR/mlartifacts)"
+    )
+    ui.add_argument(
+        "--auth",
+        action="store_true",
+        help="require the user and password in $MLFLOW_TRACKING_USERNAME/_PASSWORD (MLflow basic-auth)",
+    )
     ui.set_defaults(handler=command_ui)

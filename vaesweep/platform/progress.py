@@ -1,4 +1,5 @@
-"""A running sweep's progress as compact lines (not Tune's tables), and its trials' outcomes.
+"""A running sweep's progress as compact lines (not Tune's tables); trials' MLflow runs settled
+as Tune ends them.
 
 Tune pickles its callbacks into the experiment and, on --resume, restores those copies, so
 ``ProgressCallback`` holds only the sweep's name and forwards every event to the live
@@ -9,15 +10,23 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 from typing import IO, Any
 
-from ray import cloudpickle
 from ray.tune import Callback
 
-from vaesweep.platform.sweep import SweepPlan, TrialRecord, comparison_group, trial_label
-from vaesweep.platform.tracking import SweepRun, TrialOutcome
-from vaesweep.search_spaces.definitions import TrialSpec
+from vaesweep.faults import kill_point
+from vaesweep.platform.plan import SweepPlan
+from vaesweep.platform.tracking import SweepRun
+from vaesweep.platform.trials import (
+    TrialOutcome,
+    TrialRecord,
+    comparison_group,
+    failure_reason,
+    trial_key,
+    trial_label,
+    trial_outcome,
+    trial_spec,
+)
 from vaesweep.trainables import FINAL, OBJECTIVE
 
 MONITORS: dict[str, SweepMonitor] = {}
@@ -25,49 +34,10 @@ HEARTBEAT_S = 30.0
 _STATES = {"TERMINATED": "done", "ERROR": "failed", "RUNNING": "running"}
 
 
-def _latest_error(trial) -> Any:
-    """The trial's latest error: from the driver's own copy (written when Tune handled it;
-    storage may not have it yet), else from the trial's storage (a restored trial)."""
-    if trial.pickled_error_file and Path(trial.pickled_error_file).exists():
-        return cloudpickle.loads(Path(trial.pickled_error_file).read_bytes())
-    if trial.error_file and Path(trial.error_file).exists():
-        return Path(trial.error_file).read_text()
-    try:
-        return trial.get_pickled_error() or trial.get_error()
-    except OSError:  # the trial's storage is unreachable
-        return None
-
-
-def failure_reason(trial) -> str:
-    """One line: the exception that ended the trial (its type and message)."""
-    error = _latest_error(trial)
-    cause = getattr(error, "cause", None) or error  # a RayTaskError carries the trainable's own
-    if cause is None:
-        return "unknown error (see Tune's error.txt of the trial)"
-    if isinstance(cause, str):  # Tune's text trace: its last line names the exception
-        lines = [line for line in cause.splitlines() if line.strip()]
-        return lines[-1].strip() if lines else "unknown error"
-    first = str(cause).strip().splitlines()
-    return f"{type(cause).__name__}: {first[0] if first else ''}".strip()
-
-
-def trial_outcome(trial) -> TrialOutcome:
-    """Tune's status of a trial in the platform's words (a stopped trial ended without its
-    final evaluation: the scheduler stopped it)."""
-    if trial.status == "TERMINATED":
-        if trial.last_result.get(FINAL):
-            return TrialOutcome(trial.trial_id, "finished")
-        epochs = trial.last_result.get("epoch", 0)
-        return TrialOutcome(trial.trial_id, "stopped", f"stopped by the scheduler after epoch {epochs:.0f}")
-    if trial.status == "ERROR":
-        return TrialOutcome(trial.trial_id, "failed", failure_reason(trial))
-    return TrialOutcome(trial.trial_id, "running" if trial.status == "RUNNING" else "pending")
-
-
 class SweepMonitor:
     """Prints the sweep's progress and settles the MLflow runs of trials as Tune ends them."""
 
-    def __init__(self, plan: SweepPlan, tracking: SweepRun, out: IO[str]) -> None:
+    def __init__(self, plan: SweepPlan, tracking: SweepRun | None, out: IO[str]) -> None:
         self.plan = plan
         self.tracking = tracking
         self.out = out
@@ -115,12 +85,14 @@ class SweepMonitor:
     def on_start(self, trial, trials: list) -> None:
         self.trials = trials
         self.line(f"started   {trial_label(trial.config.get('trial', {}))}")
+        kill_point("trial_start")
 
     def on_result(self, trial, result: dict[str, Any]) -> None:
+        kill_point("result")
         value = result.get(OBJECTIVE, math.nan)
         if not result.get(FINAL) or not math.isfinite(value):
             return
-        spec = TrialSpec.from_dict(trial.config["trial"])
+        spec = trial_spec(trial)
         group = comparison_group(spec)
         best = self.best.get(group)
         if best is None or (value < best[0] if self.plan.mode == "min" else value > best[0]):
@@ -132,16 +104,17 @@ class SweepMonitor:
         outcome = trial_outcome(trial)
         label = trial_label(trial.config.get("trial", {}))
         if outcome.state == "stopped":
-            self.tracking.settle(outcome)
+            self.tracking.settle(trial_key(trial_spec(trial)), outcome)
             self.line(f"stopped   {label}: {outcome.reason} | {self.summary()}")
-            return
-        value = trial.last_result.get(OBJECTIVE, math.nan)
-        self.line(f"finished  {label}: {self.plan.metric}={value:.4g} | {self.summary()}")
+        else:
+            value = trial.last_result.get(OBJECTIVE, math.nan)
+            self.line(f"finished  {label}: {self.plan.metric}={value:.4g} | {self.summary()}")
+        kill_point("trial_complete")
 
     def on_error(self, trial, trials: list) -> None:
         self.trials = trials
         outcome = trial_outcome(trial)
-        self.tracking.settle(outcome)
+        self.tracking.settle(trial_key(trial_spec(trial)), outcome)
         self.line(
             f"FAILED    {trial_label(trial.config.get('trial', {}))}: {outcome.reason} | {self.summary()}"
         )
@@ -159,14 +132,11 @@ class SweepMonitor:
 
     # -- the end --------------------------------------------------------------------------
     def outcomes(self) -> dict[str, TrialOutcome]:
-        return {t.trial_id: trial_outcome(t) for t in self.trials}
+        """Every trial's outcome by its trial key (how its MLflow child run is found)."""
+        return {trial_key(trial_spec(t)): trial_outcome(t) for t in self.trials}
 
     def records(self) -> list[TrialRecord]:
-        return [
-            TrialRecord(TrialSpec.from_dict(t.config["trial"]), trial_outcome(t), dict(t.last_result))
-            for t in self.trials
-            if "trial" in t.config
-        ]
+        return [TrialRecord(trial_spec(t), trial_outcome(t), dict(t.last_result)) for t in self.trials]
 
 
 class ProgressCallback(Callback):

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from vaesweep.platform.sweep import SweepOutcome, TrialRecord, comparison_group
+from vaesweep.platform.sweep import SweepOutcome
+from vaesweep.platform.trials import TrialRecord, comparison_group
 from vaesweep.trainables import FINAL
 
 

@@ -1,15 +1,18 @@
-"""The local tracking store: an ``mlflow server`` over SQLite and an artifact directory in the
-project's run directory (``runs/``), on 127.0.0.1.
+"""The local tracking store: an ``mlflow server`` over a database (SQLite in the project's run
+directory ``runs/`` by default, or PostgreSQL) and an artifact directory there, on 127.0.0.1.
 
 Trials log to it over HTTP, so one process owns the database and concurrent trials cannot
 corrupt it (a SQLite file written by many processes can be locked or torn). A sweep starts it
 on a free port for its duration (``TrackingServer``); ``vaesweep ui`` serves the same store.
+With ``auth`` the server runs MLflow's basic-auth app: every request needs the credentials in
+$MLFLOW_TRACKING_USERNAME / $MLFLOW_TRACKING_PASSWORD (the first start makes them its admin).
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -21,10 +24,16 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from vaesweep.errors import ConfigError
+
 DEFAULT_RUNS_DIR = "runs"
 DATABASE = "mlflow.db"
+AUTH_DATABASE = "mlflow-auth.db"
+AUTH_CONFIG = "mlflow-auth.ini"
 ARTIFACTS = "mlartifacts"
 LOG = "mlflow-server.log"
+BACKEND_SCHEMES = ("sqlite:///", "postgresql://")
+CREDENTIALS_ENV = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
 _PR_SET_PDEATHSIG = 1
 
 
@@ -33,30 +42,72 @@ def runs_dir(path: str | Path | None = None) -> Path:
     return Path(path or os.environ.get("VAESWEEP_RUNS_DIR") or DEFAULT_RUNS_DIR).resolve()
 
 
-def server_command(directory: Path, host: str, port: int, workers: int = 1) -> list[str]:
-    """``mlflow server`` on the store in ``directory``, serving (proxying) its artifacts."""
+def server_command(
+    directory: Path,
+    host: str,
+    port: int,
+    workers: int = 1,
+    backend_store_uri: str | None = None,
+    auth: bool = False,
+    artifacts_destination: str | None = None,
+) -> list[str]:
+    """``mlflow server`` on the store in ``directory`` (or the database ``backend_store_uri``),
+    serving (proxying) the artifacts in ``directory`` (or ``artifacts_destination``, e.g. S3)."""
     return [
         sys.executable,
         "-m",
         "mlflow",
         "server",
         "--backend-store-uri",
-        f"sqlite:///{directory / DATABASE}",
+        backend_store_uri or f"sqlite:///{directory / DATABASE}",
         "--artifacts-destination",
-        str(directory / ARTIFACTS),
+        artifacts_destination or str(directory / ARTIFACTS),
         "--host",
         host,
         "--port",
         str(port),
         "--workers",
         str(workers),
+        *(["--app-name", "basic-auth"] if auth else []),
     ]
+
+
+def auth_environment(directory: Path) -> dict[str, str]:
+    """What MLflow's basic-auth app needs: its configuration (users in ``directory``, nobody
+    but the admin allowed anything), the admin from this environment's credentials, and a
+    key for its CSRF tokens. ConfigError before anything starts when the credentials are unset."""
+    missing = [name for name in CREDENTIALS_ENV if not os.environ.get(name)]
+    if missing:
+        raise ConfigError(
+            "--auth", " and ".join(missing), "both set: the admin user and password of the server"
+        )
+    config = directory / AUTH_CONFIG
+    config.write_text(
+        "[mlflow]\n"
+        "default_permission = NO_PERMISSIONS\n"
+        f"database_uri = sqlite:///{directory / AUTH_DATABASE}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+    return {
+        "MLFLOW_AUTH_CONFIG_PATH": str(config),
+        "MLFLOW_AUTH_ADMIN_USERNAME": os.environ["MLFLOW_TRACKING_USERNAME"],
+        "MLFLOW_AUTH_ADMIN_PASSWORD": os.environ["MLFLOW_TRACKING_PASSWORD"],
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": os.environ.get("MLFLOW_FLASK_SERVER_SECRET_KEY")
+        or secrets.token_hex(32),
+    }
 
 
 def server_environment() -> dict[str, str]:
     # MLflow 3's GenAI job runner (a pool of huey consumers) serves nothing a sweep needs and
-    # costs seconds of start-up and several processes on a small machine.
-    return {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    # costs seconds of start-up and several processes on a small machine. Each server worker
+    # holds up to 20 database connections (SQLAlchemy's default, 15, runs dry with dozens of
+    # trials logging at once; 4 workers x 20 stay within PostgreSQL's default 100).
+    return {
+        "MLFLOW_SQLALCHEMYSTORE_POOL_SIZE": "8",
+        "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW": "12",
+        **os.environ,
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    }
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -78,8 +129,38 @@ def _fate_sharing() -> Callable[[], None] | None:
     return None
 
 
+def _sqlite_file(directory: Path, backend_store_uri: str | None) -> Path | None:
+    """The SQLite file of the store (the default one in ``directory``), or None for a server."""
+    if backend_store_uri is None:
+        return directory / DATABASE
+    prefix = BACKEND_SCHEMES[0]  # sqlite:///
+    return Path(backend_store_uri.removeprefix(prefix)) if backend_store_uri.startswith(prefix) else None
+
+
+def create_database(path: Path, timeout_s: float = 600.0) -> None:
+    """A new SQLite store, whole or not at all: MLflow creates its tables in a temporary file that
+    is renamed into place once complete. (A sweep killed while ``mlflow server`` created them in
+    place would leave a database that MLflow can no longer open: the sweep could not resume.)"""
+    for leftover in path.parent.glob(f"{path.name}.new-*"):  # from a start that was killed
+        leftover.unlink()
+    temporary = path.with_name(f"{path.name}.new-{os.getpid()}")
+    done = subprocess.run(
+        [sys.executable, "-m", "mlflow", "db", "upgrade", f"sqlite:///{temporary}"],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env=server_environment(),
+        preexec_fn=_fate_sharing(),
+    )
+    if done.returncode != 0:
+        last = ([line for line in done.stderr.splitlines() if line.strip()] or ["(nothing)"])[-1]
+        raise RuntimeError(f"could not create the MLflow database {path}: {last.strip()[:300]}")
+    os.replace(temporary, path)
+
+
 def wait_healthy(uri: str, timeout_s: float, process: subprocess.Popen | None = None) -> None:
-    """Poll ``/health`` until the server answers; RuntimeError if it exits or times out."""
+    """Poll ``/health`` (open to all, with basic-auth too) until the server answers;
+    RuntimeError if it exits or times out."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -103,34 +184,77 @@ class TrackingServer:
         host: str = "127.0.0.1",
         port: int | None = None,
         workers: int = 1,
+        backend_store_uri: str | None = None,
+        auth: bool = False,
+        artifacts_destination: str | None = None,
     ) -> None:
         self.directory = runs_dir(directory)
         self.host = host
+        self.port_given = port is not None
         self.port = port or free_port(host)
         self.workers = workers
+        self.backend_store_uri = backend_store_uri
+        self.auth = auth
+        self.artifacts_destination = artifacts_destination
         self.process: subprocess.Popen | None = None
 
     @property
     def uri(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout_s: float = 180.0) -> str:
+    def start(self, timeout_s: float = 180.0, attempts: int = 3) -> str:
+        """Start the server and wait until it answers. A port chosen here can be taken by another
+        program before the server binds it (a shared machine): then another port is tried."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        database = _sqlite_file(self.directory, self.backend_store_uri)
+        if database is not None and not database.exists():
+            create_database(database)
+        environment = server_environment() | (auth_environment(self.directory) if self.auth else {})
+        attempt = 1
+        while True:
+            logged = (self.directory / LOG).stat().st_size if (self.directory / LOG).exists() else 0
+            try:
+                return self._start(environment, timeout_s)
+            except RuntimeError as error:
+                with open(self.directory / LOG, "rb") as log:
+                    log.seek(logged)
+                    written = log.read().decode(errors="replace")
+                if not (
+                    "address already in use" in written.lower() and not self.port_given and attempt < attempts
+                ):
+                    last = ([line for line in written.splitlines() if line.strip()] or ["(nothing logged)"])[
+                        -1
+                    ]
+                    raise RuntimeError(
+                        f"{error}: {last.strip()[:300]} (see {self.directory / LOG})"
+                    ) from None
+            attempt += 1
+            self.port = free_port(self.host)
+
+    def _start(self, environment: dict[str, str], timeout_s: float) -> str:
         log = open(self.directory / LOG, "ab")  # noqa: SIM115 - the server process owns it
         self.process = subprocess.Popen(
-            server_command(self.directory, self.host, self.port, self.workers),
+            server_command(
+                self.directory,
+                self.host,
+                self.port,
+                self.workers,
+                self.backend_store_uri,
+                self.auth,
+                self.artifacts_destination,
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=server_environment(),
+            env=environment,
             start_new_session=True,  # its own process group, stopped as one
             preexec_fn=_fate_sharing(),
         )
         log.close()
         try:
             wait_healthy(self.uri, timeout_s, self.process)
-        except RuntimeError as error:
+        except RuntimeError:
             self.stop()
-            raise RuntimeError(f"{error}; see {self.directory / LOG}") from None
+            raise
         return self.uri
 
     def stop(self, timeout_s: float = 20.0) -> None:

@@ -1,101 +1,33 @@
-"""A sweep: plan it (validate everything, no Ray), then run it on Ray Tune with MLflow tracking.
+"""Running a planned sweep on Ray Tune with MLflow tracking, resumable from any interruption.
 
-``plan_sweep`` turns options into trials and resolves every trial's configuration (for Optuna,
-every corner of the space), so bad input fails with one ``ConfigError`` before Ray or a server
-starts. ``run_sweep`` starts the local tracking server unless a URI is given, joins or starts
-Ray, assembles the Tuner (or restores an interrupted one), runs it with a compact progress
-display, and settles every MLflow run before it returns.
+``run_sweep`` checks a given tracking server (fail fast), stores the sweep's definition, starts
+the local tracking server unless a URI is given, joins or starts Ray, assembles the Tuner (or
+restores the interrupted one), runs it with a compact progress display, and settles every
+MLflow run before it returns. A driver may die at any of these steps (vaesweep.faults names
+them); ``--resume`` then continues from what storage and MLflow hold: Tune's stored state when
+there is one, else the same grid again, where every trial finds its MLflow run by its key
+(finished: reported as it is; unfinished: continued from its newest readable checkpoint).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import fnmatch
 import json
 import logging
 import os
-import re
 import sys
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
-from vaesweep.errors import ConfigError
-from vaesweep.methods import METHODS
-from vaesweep.metric_registry import epoch_estimated_names, measured_every_epoch, metric_spec
-from vaesweep.platform.server import TrackingServer, runs_dir
-from vaesweep.search_spaces.definitions import Experiment, TrialSpec, expand, resolve_trials
-from vaesweep.search_spaces.grids import method_experiment
-from vaesweep.search_spaces.optuna_spaces import ExperimentSpace, experiment_space, validation_trials
-from vaesweep.search_spaces.presets import EXPERIMENTS
+from vaesweep.faults import hand_down_driver_pid, kill_point
+from vaesweep.platform.plan import SweepPlan, write_definition
+from vaesweep.platform.server import TrackingServer
+from vaesweep.platform.trials import TrialRecord, trial_dirname, trial_name
 
-if TYPE_CHECKING:
-    from vaesweep.platform.tracking import TrialOutcome
-
-SEARCHES = ("grid", "optuna")
-SCHEDULERS = ("asha",)
-MODES = ("min", "max")
-DEFINITION_FILE = "vaesweep-sweep.json"
-# What defines a sweep, stored beside Tune's state so --resume continues the same sweep.
-DEFINING = ("target", "search", "num_samples", "metric", "mode", "scheduler", "dataset", "overrides", "seeds")
-
-
-@dataclass
-class SweepOptions:
-    """Everything ``vaesweep sweep`` accepts; see ``vaesweep sweep --help``."""
-
-    target: str
-    search: str = "grid"
-    num_samples: int | None = None
-    metric: str | None = None
-    mode: str | None = None
-    scheduler: str | None = None
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0
-    max_concurrent: int | None = None
-    max_failures: int = 2
-    address: str | None = None
-    tracking_uri: str | None = None
-    storage: str | None = None
-    runs_dir: str | None = None
-    dataset: str | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)
-    seeds: tuple[int, ...] | None = None
-    name: str | None = None
-    resume: bool = False
-
-
-@dataclass(frozen=True)
-class SweepPlan:
-    """A validated sweep: its trials (grid) or space (Optuna), objective and where it lives."""
-
-    options: SweepOptions
-    experiment: Experiment
-    trials: tuple[TrialSpec, ...]  # the grid's trials, or the Optuna space's validation corners
-    space: ExperimentSpace | None
-    metric: str
-    mode: str
-    name: str
-    storage: str
-    max_epochs: int
-
-    @property
-    def path(self) -> str:
-        return f"{self.storage.rstrip('/')}/{self.name}"
-
-    @property
-    def size(self) -> int:
-        return self.options.num_samples if self.space is not None else len(self.trials)
-
-
-@dataclass
-class TrialRecord:
-    """One trial at the end of the sweep: its spec, outcome and last result."""
-
-    spec: TrialSpec
-    outcome: TrialOutcome
-    result: dict[str, Any]
+TUNER_FILE = "tuner.pkl"
+EXPERIMENT_STATE_FILES = "experiment_state-*.json"
 
 
 @dataclass
@@ -110,199 +42,6 @@ class SweepOutcome:
     records: list[TrialRecord]
     seconds: float
     local_store: Path | None  # the runs directory when the sweep used the local server
-
-
-# -- planning (no Ray) -------------------------------------------------------------------------
-
-
-def _storage(options: SweepOptions) -> str:
-    """--storage, else $VAESWEEP_STORAGE (cluster.yaml sets it to S3), else RUNS_DIR/tune."""
-    storage = options.storage or os.environ.get("VAESWEEP_STORAGE")
-    if storage and "://" in storage:
-        return storage
-    return str(Path(storage).resolve() if storage else runs_dir(options.runs_dir) / "tune")
-
-
-def _tracking_uri(options: SweepOptions) -> str | None:
-    """--tracking-uri, else $MLFLOW_TRACKING_URI when it names a server (cluster.yaml sets it on
-    every node); None = start a local server. A file or database URI in the environment is not
-    used: concurrent trials must log through one server."""
-    if options.tracking_uri:
-        return options.tracking_uri
-    env = os.environ.get("MLFLOW_TRACKING_URI", "")
-    return env if env.startswith(("http://", "https://")) else None
-
-
-def _filesystem(storage: str):
-    import pyarrow.fs
-
-    return pyarrow.fs.FileSystem.from_uri(storage)
-
-
-def _read_definition(storage: str, name: str) -> dict[str, Any] | None:
-    import pyarrow.fs
-
-    filesystem, root = _filesystem(storage)
-    path = f"{root.rstrip('/')}/{name}/{DEFINITION_FILE}"
-    if filesystem.get_file_info(path).type != pyarrow.fs.FileType.File:
-        return None
-    with filesystem.open_input_stream(path) as stream:
-        return json.loads(stream.readall())
-
-
-def _latest_sweep(storage: str, target: str) -> str | None:
-    """The most recently created sweep of ``target`` under ``storage``."""
-    import pyarrow.fs
-
-    filesystem, root = _filesystem(storage)
-    selector = pyarrow.fs.FileSelector(root, allow_not_found=True)
-    found = []
-    for info in filesystem.get_file_info(selector):
-        if info.type == pyarrow.fs.FileType.Directory:
-            definition = _read_definition(storage, info.base_name)
-            if definition and definition["target"] == target:
-                found.append((definition["created"], info.base_name))
-    return max(found)[1] if found else None
-
-
-def write_definition(plan: SweepPlan) -> None:
-    """Store what defines the sweep beside Tune's state, for --resume."""
-    filesystem, root = _filesystem(plan.storage)
-    definition = {key: getattr(plan.options, key) for key in DEFINING}
-    definition |= {"created": time.time(), "metric": plan.metric, "mode": plan.mode}
-    filesystem.create_dir(f"{root.rstrip('/')}/{plan.name}", recursive=True)
-    with filesystem.open_output_stream(f"{root.rstrip('/')}/{plan.name}/{DEFINITION_FILE}") as stream:
-        stream.write(json.dumps(definition, indent=2).encode())
-
-
-def _resolve_experiment(options: SweepOptions) -> Experiment:
-    if options.target in EXPERIMENTS:
-        return EXPERIMENTS[options.target]
-    if options.target in METHODS:
-        return method_experiment(options.target, options.dataset or "digits")
-    raise ConfigError(
-        "preset",
-        options.target,
-        f"an experiment preset ({', '.join(EXPERIMENTS)}) or a method ({', '.join(METHODS)})",
-    )
-
-
-def _check_flags(options: SweepOptions) -> None:
-    if options.search not in SEARCHES:
-        raise ConfigError("--search", options.search, " or ".join(SEARCHES))
-    if options.scheduler not in (None, *SCHEDULERS):
-        raise ConfigError("--scheduler", options.scheduler, " or ".join(SCHEDULERS))
-    if options.mode not in (None, *MODES):
-        raise ConfigError("--mode", options.mode, " or ".join(MODES))
-    if options.num_samples is not None and options.search != "optuna":
-        raise ConfigError(
-            "--num-samples", options.num_samples, "only with --search optuna (a grid sets its size)"
-        )
-    if options.num_samples is not None and options.num_samples < 1:
-        raise ConfigError("--num-samples", options.num_samples, ">= 1")
-    if options.cpus_per_trial <= 0:
-        raise ConfigError("--cpus-per-trial", options.cpus_per_trial, "> 0")
-    if options.gpus_per_trial < 0:
-        raise ConfigError("--gpus-per-trial", options.gpus_per_trial, ">= 0")
-    if options.max_concurrent is not None and options.max_concurrent < 1:
-        raise ConfigError("--max-concurrent", options.max_concurrent, ">= 1")
-    if options.max_failures < -1:
-        raise ConfigError("--max-failures", options.max_failures, ">= 0 (or -1: retry without limit)")
-    if options.seeds is not None and (not options.seeds or min(options.seeds) < 0):
-        raise ConfigError("--seeds", options.seeds, "a count N >= 1 or a list of seeds >= 0")
-    if options.name is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", options.name):
-        raise ConfigError("--name", options.name, "letters, digits, '_', '.' and '-'")
-
-
-def _objective(options: SweepOptions, experiment: Experiment) -> tuple[str, str]:
-    metric = options.metric or experiment.objective[0]
-    metric_spec(metric, "--metric")  # refuses a name no producer logs
-    if options.mode is not None:
-        mode = options.mode
-    elif metric == experiment.objective[0]:
-        mode = experiment.objective[1]
-    else:
-        raise ConfigError("--mode", None, f"min or max, given with --metric {metric}")
-    if options.scheduler == "asha" and not measured_every_epoch(metric):
-        estimated = ", ".join(epoch_estimated_names())
-        raise ConfigError(
-            "--metric", metric, f"a metric measured every epoch for ASHA ({estimated} or valid_*/train_*)"
-        )
-    return metric, mode
-
-
-def _resume_options(options: SweepOptions, storage: str) -> SweepOptions:
-    """The options of the sweep to resume: its stored definition, this call's resources."""
-    name = options.name or _latest_sweep(storage, options.target)
-    definition = _read_definition(storage, name) if name else None
-    if definition is None:
-        raise ConfigError(
-            "--resume", name or options.target, f"a sweep of {options.target} stored under {storage}"
-        )
-    if definition["target"] != options.target:
-        raise ConfigError("preset", options.target, f"{definition['target']}, the preset of sweep {name}")
-    stored = {key: definition[key] for key in DEFINING}
-    stored["seeds"] = tuple(stored["seeds"]) if stored["seeds"] is not None else None
-    return dataclasses.replace(options, **stored, name=name)
-
-
-def plan_sweep(options: SweepOptions, experiment: Experiment | None = None) -> SweepPlan:
-    """Validate ``options`` and every trial configuration; ConfigError names the first problem.
-
-    ``experiment`` replaces the preset that ``options.target`` names (sweeps built in code).
-    """
-    _check_flags(options)
-    storage = _storage(options)
-    options = dataclasses.replace(options, tracking_uri=_tracking_uri(options))
-    if options.resume:
-        options = _resume_options(options, storage)
-    else:
-        options = dataclasses.replace(
-            options,
-            name=options.name or f"{options.target}-{options.search}-{time.strftime('%Y%m%d-%H%M%S')}",
-        )
-        if _read_definition(storage, options.name) is not None:
-            raise ConfigError("--name", options.name, "a new sweep name (or --resume to continue that sweep)")
-    experiment = experiment or _resolve_experiment(options)
-    dataset = options.dataset if options.target not in METHODS else None  # a method sweep has it built in
-    metric, mode = _objective(options, experiment)
-    space = None
-    if options.search == "optuna":
-        options = dataclasses.replace(options, num_samples=options.num_samples or 20)
-        space = experiment_space(
-            experiment, dataset=dataset, overrides=options.overrides, seeds=options.seeds
-        )
-        trials = validation_trials(space)
-    else:
-        trials = expand(experiment, dataset=dataset, overrides=options.overrides, seeds=options.seeds)
-    if not trials:
-        raise ConfigError("preset", options.target, "a preset with at least one trial")
-    configs = resolve_trials(trials)
-    return SweepPlan(
-        options=options,
-        experiment=experiment,
-        trials=tuple(trials),
-        space=space,
-        metric=metric,
-        mode=mode,
-        name=options.name,
-        storage=storage,
-        max_epochs=max(c.train.epochs for c in configs),
-    )
-
-
-def parse_seeds(text: str) -> tuple[int, ...]:
-    """``--seeds 3`` = seeds 0, 1, 2; ``--seeds 0,5,7`` = those seeds."""
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise ConfigError("--seeds", text, "a count N or a comma-separated list of seeds") from None
-    if len(values) == 1 and "," not in text:
-        return tuple(range(values[0])) if values[0] >= 1 else ()
-    return values
-
-
-# -- running (Ray) -----------------------------------------------------------------------------
 
 
 def _quiet_tune() -> None:
@@ -327,37 +66,25 @@ def connect_ray(address: str | None) -> bool:
     return True
 
 
-def trial_label(spec: Mapping[str, Any]) -> str:
-    """How progress lines and trial names show a trial."""
-    return f"{spec.get('arm')} | {spec.get('dataset')} | seed {spec.get('seed')}"
-
-
-def comparison_group(spec: TrialSpec) -> tuple[str, str]:
-    """Trials whose objective values compare: the same data set and decoder likelihood (an NLL
-    under a Gaussian decoder is a density, under a Bernoulli one a probability)."""
-    return spec.dataset, spec.config().likelihood_kind
-
-
-def trial_name(trial) -> str:
-    """Tune trial names: the arm, data set and seed a row of the table will show."""
-    return trial_label(trial.config.get("trial", {}))
-
-
-def trial_dirname(trial) -> str:
-    """Trial directories: Tune's trial id (unique) and the label, as a safe file name."""
-    slug = re.sub(r"[^A-Za-z0-9_.=-]+", "_", trial_label(trial.config.get("trial", {})))
-    return f"{trial.trial_id}_{slug}"[:100]
-
-
-def _trainable(plan: SweepPlan, target):
+def _trainable(plan: SweepPlan, open_tracker):
     from ray import tune
 
     from vaesweep.trainables import run_trial
 
     resources = {"cpu": plan.options.cpus_per_trial, "gpu": plan.options.gpus_per_trial}
     return tune.with_resources(
-        tune.with_parameters(run_trial, tracking=target, objective=plan.metric), resources
+        tune.with_parameters(run_trial, open_tracker=open_tracker, objective=plan.metric), resources
     )
+
+
+def _param_space(plan: SweepPlan) -> dict[str, Any]:
+    """A grid's trials (Tune does not store them with the Tuner: a restore is given them again);
+    an Optuna search samples its own."""
+    from ray import tune
+
+    if plan.space is not None:
+        return {}
+    return {"trial": tune.grid_search([t.as_dict() for t in plan.trials])}
 
 
 def _tuner(plan: SweepPlan, trainable):
@@ -366,7 +93,7 @@ def _tuner(plan: SweepPlan, trainable):
     from vaesweep.platform.progress import ProgressCallback
     from vaesweep.trainables import OBJECTIVE
 
-    search_alg, param_space, num_samples = None, {}, 1
+    search_alg, num_samples = None, 1
     if plan.space is not None:
         from optuna.samplers import TPESampler
         from ray.tune.search.optuna import OptunaSearch
@@ -377,8 +104,6 @@ def _tuner(plan: SweepPlan, trainable):
             space=plan.space, metric=OBJECTIVE, mode=plan.mode, sampler=TPESampler(seed=seed)
         )
         num_samples = plan.options.num_samples
-    else:
-        param_space = {"trial": tune.grid_search([t.as_dict() for t in plan.trials])}
     scheduler = None
     if plan.options.scheduler == "asha":
         from ray.tune.schedulers import ASHAScheduler
@@ -387,7 +112,7 @@ def _tuner(plan: SweepPlan, trainable):
         scheduler = ASHAScheduler(time_attr="training_iteration", max_t=plan.max_epochs + 1, grace_period=1)
     return tune.Tuner(
         trainable,
-        param_space=param_space,
+        param_space=_param_space(plan),
         tune_config=tune.TuneConfig(
             metric=OBJECTIVE,
             mode=plan.mode,
@@ -410,12 +135,25 @@ def _tuner(plan: SweepPlan, trainable):
     )
 
 
-def _restored_outcomes(plan: SweepPlan) -> dict[str, TrialOutcome]:
-    from ray.tune import ExperimentAnalysis
+def tune_state_restorable(path: str) -> bool:
+    """Whether Tune stored this sweep's state: its Tuner and a whole experiment state. A driver
+    killed before Tune's first (asynchronous) save leaves neither or only the Tuner; Tune would
+    then "restart" the experiment from what the Tuner holds, which is not the grid."""
+    import pyarrow.fs
 
-    from vaesweep.platform.progress import trial_outcome
-
-    return {t.trial_id: trial_outcome(t) for t in ExperimentAnalysis(plan.path).trials}
+    filesystem, root = pyarrow.fs.FileSystem.from_uri(path)
+    if filesystem.get_file_info(f"{root}/{TUNER_FILE}").type != pyarrow.fs.FileType.File:
+        return False
+    listing = filesystem.get_file_info(pyarrow.fs.FileSelector(root))
+    states = sorted(i.path for i in listing if fnmatch.fnmatch(i.base_name, EXPERIMENT_STATE_FILES))
+    if not states:
+        return False
+    try:  # Tune resumes from the newest one; a copy cut short does not parse
+        with filesystem.open_input_stream(states[-1]) as stream:
+            json.loads(stream.readall())
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _tracking_tags(plan: SweepPlan) -> dict[str, str]:
@@ -444,34 +182,52 @@ def _parameters(plan: SweepPlan) -> dict[str, Any]:
 
 
 def run_sweep(plan: SweepPlan, *, out: IO[str] = sys.stderr) -> SweepOutcome:
-    """Run (or resume) the planned sweep; every MLflow run is closed when this returns."""
+    """Run (or resume) the planned sweep; every MLflow run is closed when this returns.
+
+    Raises TrackingUnavailable within seconds, before anything is written or started, when a
+    given tracking server does not answer or refuses the credentials.
+    """
+    from vaesweep.platform.tracking import SweepRun, TrialTracking, check_tracking
+
+    hand_down_driver_pid()
+    kill_point("planned")
+    started = time.monotonic()
+    if plan.options.tracking_uri:
+        check_tracking(plan.options.tracking_uri)  # before Ray is even imported
+
     from ray import tune
 
     from vaesweep.platform.progress import MONITORS, SweepMonitor
-    from vaesweep.platform.tracking import SweepRun
 
     _quiet_tune()
-    started = time.monotonic()
-    server = None if plan.options.tracking_uri else TrackingServer(plan.options.runs_dir)
+    if not plan.options.resume:
+        write_definition(plan)  # first: from here on, --resume finds this sweep
+    kill_point("defined")
+    server = (
+        None
+        if plan.options.tracking_uri
+        else TrackingServer(plan.options.runs_dir, backend_store_uri=plan.options.backend_store_uri)
+    )
     uri = plan.options.tracking_uri or server.start()
     try:
         tracking = SweepRun(
             uri, plan.experiment.name, plan.name, resume=plan.options.resume, tags=_tracking_tags(plan)
         )
-        if not plan.options.resume:
-            tracking.log_params(_parameters(plan))
+        tracking.log_params(_parameters(plan))
+        kill_point("tracking")
         disconnect = connect_ray(plan.options.address)
         monitor = SweepMonitor(plan, tracking, out)
         MONITORS[plan.name] = monitor
-        status = "FAILED"
+        status, records = "FAILED", []
         try:
-            trainable = _trainable(plan, tracking.target)
-            if plan.options.resume:
-                tuner = tune.Tuner.restore(plan.path, trainable=trainable, resume_unfinished=True)
-                tracking.reconcile(_restored_outcomes(plan), interrupted=False)
-            else:
+            trainable = _trainable(plan, TrialTracking(tracking.target))
+            if plan.options.resume and tune_state_restorable(plan.path):
+                tuner = tune.Tuner.restore(
+                    plan.path, trainable=trainable, resume_unfinished=True, param_space=_param_space(plan)
+                )
+            else:  # a new sweep, or one whose driver died before Tune stored anything
                 tuner = _tuner(plan, trainable)
-                write_definition(plan)
+            kill_point("tuner")
             monitor.begin(uri)
             tuner.fit()
             outcomes = monitor.outcomes()
@@ -481,6 +237,7 @@ def run_sweep(plan: SweepPlan, *, out: IO[str] = sys.stderr) -> SweepOutcome:
             status = (
                 "KILLED" if interrupted else "FAILED" if outcomes and failed == len(outcomes) else "FINISHED"
             )
+            records = monitor.records()  # while Ray runs: a failed trial's reason is in its session
         except KeyboardInterrupt:
             status = "KILLED"
             raise
@@ -491,6 +248,7 @@ def run_sweep(plan: SweepPlan, *, out: IO[str] = sys.stderr) -> SweepOutcome:
                 import ray
 
                 ray.shutdown()
+        kill_point("closed")
     finally:
         if server is not None:
             server.stop()
@@ -500,7 +258,7 @@ def run_sweep(plan: SweepPlan, *, out: IO[str] = sys.stderr) -> SweepOutcome:
         tracking_uri=uri,
         parent_run_id=tracking.target.parent_run_id,
         experiment_id=tracking.target.experiment_id,
-        records=monitor.records(),
+        records=records,
         seconds=time.monotonic() - started,
         local_store=server.directory if server is not None else None,
     )

@@ -5,20 +5,25 @@ restarting, overloaded) is kept in order with everything after it and sent later
 exponential backoff, without blocking training; ``flush`` waits for the backlog before a run
 is closed, so no final metric is lost while the server is away for a while.
 
-A trial's child run is found by its Ray trial id and continued when the trial is retried or
-the sweep resumed, so a run never forks. The driver settles what workers cannot (a trial whose
-node died, one the scheduler stopped): ``SweepRun.settle`` gives every child a final status.
-Tag names are the ones vaesweep.analysis.schema reads.
+A trial's child run is found by its ``trial_key`` (vaesweep.platform.trials) and continued
+when the trial is retried or the sweep resumed, so a run never forks, and a trial whose run an
+earlier attempt finished is not trained again. Every run is created with its identifying tags
+in one call, so a driver killed at any moment leaves no run that a resume cannot find. The
+driver settles what workers cannot (a trial whose node died, one the scheduler stopped):
+``SweepRun.settle`` and ``reconcile`` give every child a final status. Tag names are the ones
+vaesweep.analysis.schema reads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
 import time
+import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,34 +35,95 @@ from mlflow.tracking import MlflowClient
 
 from vaesweep.config import RunConfig
 from vaesweep.errors import DivergedError
+from vaesweep.faults import kill_point
+from vaesweep.platform.server import CREDENTIALS_ENV
+from vaesweep.platform.trials import TrialOutcome, trial_key
 from vaesweep.search_spaces.definitions import TrialSpec
 
 logger = logging.getLogger(__name__)
 
 PARENT_TAG = "mlflow.parentRunId"
 TRIAL_ID_TAG = "ray_trial_id"
+TRIAL_KEY_TAG = "trial_key"
 STATUS_TAG = "status"  # the platform's word: running, finished, failed, diverged, stopped, interrupted
 FAILURE_TAG = "failure_reason"
 DIVERGED_EPOCH_TAG = "diverged_epoch"
 RESUMED_TAG = "resumed_from_epoch"
 ATTEMPTS_TAG = "attempts"
+ATTEMPT_ID_TAG = "attempt_id"  # one attempt's own id: a call it retries after a timeout knows its work
 SWEEP_TAG = "sweep"
 GIT_COMMIT_TAG = "git_commit"
 
 MAX_TAG_LENGTH = 5000
 BATCH_LIMIT = 100  # MLflow accepts at most 100 params (and 1,000 metrics) per log_batch
 FLUSH_TIMEOUT_S = 600.0
+CHECK_TIMEOUT_S = 10.0
 
 
 class TrackingUnavailable(RuntimeError):
-    """The tracking server did not take the backlog before the deadline."""
+    """The tracking server did not answer (or refused us) before the deadline."""
+
+
+@contextlib.contextmanager
+def _request_limits(timeout_s: float) -> Iterator[None]:
+    """MLflow's HTTP calls in this block: one try each, at most ``timeout_s``."""
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")}
+    os.environ |= {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": str(int(timeout_s))}
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def check_tracking(uri: str, timeout_s: float = CHECK_TIMEOUT_S) -> None:
+    """Fail fast, before a sweep starts anything: TrackingUnavailable (one line naming ``uri``
+    and what to do) unless an MLflow server answers there and accepts our credentials."""
+    started = time.monotonic()
+    try:
+        with _request_limits(timeout_s):
+            MlflowClient(uri).search_experiments(max_results=1)
+        return
+    except MlflowException as error:
+        message = str(error)
+        status = error.get_http_status_code()
+    except requests.RequestException as error:
+        message, status = str(error), None
+    if status in (401, 403) or " 401 " in message or " 403 " in message:
+        given = all(os.environ.get(k) for k in CREDENTIALS_ENV)
+        raise TrackingUnavailable(
+            f"MLflow at {uri} refused {'the credentials in' if given else 'a request without'} "
+            f"{' and '.join(CREDENTIALS_ENV)}: set them to a user of that server"
+        )
+    reason = message.splitlines()[0][:160] if message else "no answer"
+    raise TrackingUnavailable(
+        f"no MLflow server answers at {uri} ({reason}; after {time.monotonic() - started:.0f}s): start it, "
+        "or fix --tracking-uri / MLFLOW_TRACKING_URI (without either, the sweep starts a local server)"
+    )
+
+
+# Contention in the server's database that MLflow answers as a bad request (400), though the
+# same call succeeds later: its connection pool ran dry, SQLite was locked, or a write retried
+# after a timeout raced the first try (every call here finds what a first try did).
+_CONTENTION = (
+    "queuepool limit",
+    "database is locked",
+    "unique constraint failed",
+    "duplicate key value violates unique constraint",
+    "deadlock detected",
+    "could not serialize access",
+)
 
 
 def _transient(error: BaseException) -> bool:
-    """Whether a failed call may succeed later (server away or overloaded), not a bad request."""
+    """Whether a failed call may succeed later (server away, overloaded or contended), not a
+    bad request."""
     if isinstance(error, MlflowException):
         status = error.get_http_status_code()
-        return status >= 500 or status == 429
+        return status >= 500 or status == 429 or any(c in str(error).lower() for c in _CONTENTION)
     if isinstance(error, requests.HTTPError) and error.response is not None:
         return error.response.status_code >= 500 or error.response.status_code == 429
     return isinstance(error, requests.RequestException)
@@ -83,6 +149,8 @@ class BufferedClient:
         self.backoff_s = first_backoff_s
         self.retry_at = 0.0
         self.last_error: BaseException | None = None
+        self.outage_since: float | None = None  # when the server stopped taking calls
+        self.retries = 0  # calls the server did not take at once (away, overloaded, locked)
 
     def submit(self, call: Callable[[MlflowClient], None]) -> None:
         """Queue a call and send what the server takes now."""
@@ -101,14 +169,20 @@ class BufferedClient:
                     self.pending.popleft()
                     raise
                 self.last_error = error
+                self.retries += 1
                 self.retry_at = time.monotonic() + self.backoff_s
                 self.backoff_s = min(2 * self.backoff_s, self.max_backoff_s)
-                logger.warning(
-                    "MLflow at %s unavailable (%s); %d calls buffered", self.uri, error, len(self.pending)
-                )
+                if self.outage_since is None:  # once per outage, not once per retry
+                    self.outage_since = time.monotonic()
+                    logger.warning("MLflow at %s unavailable (%s); buffering its calls", self.uri, error)
                 return False
             self.pending.popleft()
             self.backoff_s = self.first_backoff_s
+            if self.outage_since is not None:
+                logger.warning(
+                    "MLflow at %s is back after %.0fs", self.uri, time.monotonic() - self.outage_since
+                )
+                self.outage_since = None
         return True
 
     def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> None:
@@ -135,8 +209,12 @@ def _timestamp_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _tag_dict(values: Mapping[str, Any]) -> dict[str, str]:
+    return {k: str(v)[:MAX_TAG_LENGTH] for k, v in values.items()}
+
+
 def _tags(values: Mapping[str, Any]) -> list[RunTag]:
-    return [RunTag(k, str(v)[:MAX_TAG_LENGTH]) for k, v in values.items()]
+    return [RunTag(k, v) for k, v in _tag_dict(values).items()]
 
 
 def _log_batch(
@@ -197,18 +275,24 @@ class TrackingTarget:
     flush_timeout_s: float = FLUSH_TIMEOUT_S
 
 
-def find_child(client: MlflowClient, target: TrackingTarget, trial_id: str):
-    """The child run of ``trial_id`` in this sweep, or None."""
-    query = f"tags.{TRIAL_ID_TAG} = '{trial_id}' and tags.`{PARENT_TAG}` = '{target.parent_run_id}'"
-    found = client.search_runs([target.experiment_id], filter_string=query, max_results=1)
-    return found[0] if found else None
+def _child_rank(run) -> tuple[bool, bool, int]:
+    """Which of a trial's runs is its run, first: a finished one, then one whose attempt logged
+    its params (an empty twin is what a create retried after a timeout leaves), the oldest."""
+    return run.info.status != "FINISHED", not run.data.params, run.info.start_time
+
+
+def find_child(client: MlflowClient, target: TrackingTarget, key: str):
+    """The child run of the trial ``key`` in this sweep, or None."""
+    query = f"tags.{TRIAL_KEY_TAG} = '{key}' and tags.`{PARENT_TAG}` = '{target.parent_run_id}'"
+    found = client.search_runs([target.experiment_id], filter_string=query, max_results=100)
+    return min(found, key=_child_rank) if found else None
 
 
 class TrialRun:
     """A trial's child run, created or (on a retry or resume) continued, never forked.
 
-    Epochs already in MLflow are not logged twice when a retried trial replays from its
-    checkpoint.
+    ``open`` must come first. Epochs already in MLflow are not logged twice when a trial replays
+    from an older checkpoint, nor final metrics that an interrupted attempt already logged.
     """
 
     def __init__(
@@ -220,42 +304,62 @@ class TrialRun:
         resumed_from_epoch: int | None = None,
     ) -> None:
         self.target = target
-        self.trial_id = trial_id
+        self.key = trial_key(spec)
         self.buffer = BufferedClient(target.uri)
         self.run_id: str | None = None
         self.logged_epochs = 0
-        tags = {
+        self.logged_metrics: set[str] = set()
+        self.tags = {
             **target.tags,
             "preset": spec.experiment,
             "method": spec.method,
             "dataset": spec.dataset,
             "arm": spec.arm,
             "seed": spec.seed,
+            TRIAL_KEY_TAG: self.key,
             TRIAL_ID_TAG: trial_id,
+            ATTEMPT_ID_TAG: uuid.uuid4().hex,
             STATUS_TAG: "running",
             PARENT_TAG: target.parent_run_id,
         }
         if resumed_from_epoch is not None:
-            tags[RESUMED_TAG] = resumed_from_epoch
-        params = [Param(k, str(v)) for k, v in config.flatten().items()]
-        run_name = f"{spec.arm} | {spec.dataset} | seed {spec.seed}"
-        self.buffer.submit(lambda client: self._open(client, run_name, tags, params))
+            self.tags[RESUMED_TAG] = resumed_from_epoch
+        self.params = [Param(k, str(v)) for k, v in config.flatten().items()]
+        self.run_name = f"{spec.arm} | {spec.dataset} | seed {spec.seed}"
 
-    def _open(self, client: MlflowClient, run_name: str, tags: dict[str, Any], params: list[Param]) -> None:
-        existing = find_child(client, self.target, self.trial_id)
-        if existing is None:
-            run = client.create_run(self.target.experiment_id, run_name=run_name)
-            attempts = 1
+    def open(self) -> dict[str, float] | None:
+        """Create the child run or continue this trial's; its final metrics instead (and the run
+        left as it is) when an earlier attempt finished it. Waits for the server."""
+        return self.buffer.call(self._open, self.target.flush_timeout_s)
+
+    def _open(self, client: MlflowClient) -> dict[str, float] | None:
+        """Find or create, so a retry of this call (its answer lost to a timeout) finds what the
+        first try did instead of creating a second run."""
+        existing = find_child(client, self.target, self.key)
+        if existing is not None and existing.info.status == "FINISHED":
+            self.run_id = existing.info.run_id
+            return dict(existing.data.metrics)
+        if existing is None:  # its identifying tags in the same call: no orphan run if we die here
+            run = client.create_run(
+                self.target.experiment_id,
+                run_name=self.run_name,
+                tags=_tag_dict({**self.tags, ATTEMPTS_TAG: 1}),
+            )
+            attempts, logged_params = 1, {}
         else:
             run = existing
             client.update_run(run.info.run_id, status=RunStatus.to_string(RunStatus.RUNNING))
-            attempts = int(run.data.tags.get(ATTEMPTS_TAG, "1")) + 1
+            retried = run.data.tags.get(ATTEMPT_ID_TAG) == self.tags[ATTEMPT_ID_TAG]
+            attempts = int(run.data.tags.get(ATTEMPTS_TAG, "1")) + (0 if retried else 1)
             for stale in {FAILURE_TAG, DIVERGED_EPOCH_TAG} & set(run.data.tags):  # this attempt may succeed
                 client.delete_tag(run.info.run_id, stale)
-            history = client.get_metric_history(run.info.run_id, "epoch")
-            self.logged_epochs = int(max((m.step for m in history), default=0))
-        _log_batch(client, run.info.run_id, params=params, tags=_tags({**tags, ATTEMPTS_TAG: attempts}))
+            self.logged_epochs = int(run.data.metrics.get("epoch", 0))
+            self.logged_metrics = set(run.data.metrics)
+            logged_params = run.data.params
         self.run_id = run.info.run_id
+        params = [p for p in self.params if p.key not in logged_params]
+        _log_batch(client, self.run_id, params=params, tags=_tags({**self.tags, ATTEMPTS_TAG: attempts}))
+        return None
 
     def log_epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
         """Per-epoch metrics at step = epoch (skipped if a previous attempt logged them)."""
@@ -271,8 +375,9 @@ class TrialRun:
     def finish(self, metrics: Mapping[str, float], artifacts_dir: Path, checkpoint: Path) -> None:
         """Final metrics, artifacts and the final checkpoint; waits until the server has them."""
         step, timestamp = int(metrics.get("epochs_run", 0)), _timestamp_ms()
+        new = {k: v for k, v in metrics.items() if k not in self.logged_metrics}
         self.buffer.submit(
-            lambda client: _log_batch(client, self.run_id, metrics=_metrics(metrics, step, timestamp))
+            lambda client: _log_batch(client, self.run_id, metrics=_metrics(new, step, timestamp))
         )
         self.buffer.submit(lambda client: client.log_artifacts(self.run_id, str(artifacts_dir)))
         if checkpoint.exists():
@@ -297,16 +402,16 @@ class TrialRun:
 
 
 @dataclass(frozen=True)
-class TrialOutcome:
-    """How Tune ended (or has not yet ended) a trial, in the platform's words."""
+class TrialTracking:
+    """The trainable's ``OpenTracker`` (vaesweep.trainables.tracker): an MLflow child run of
+    the sweep per trained model. Picklable, built once by the driver."""
 
-    trial_id: str
-    state: str  # pending, running, finished, stopped, failed
-    reason: str = ""
+    target: TrackingTarget
 
-    @property
-    def terminal(self) -> bool:
-        return self.state in ("finished", "stopped", "failed")
+    def __call__(
+        self, spec: TrialSpec, config: RunConfig, trial_id: str, resumed_from_epoch: int | None
+    ) -> TrialRun:
+        return TrialRun(self.target, spec, config, trial_id, resumed_from_epoch)
 
 
 _SETTLED = {
@@ -315,6 +420,20 @@ _SETTLED = {
     "failed": (RunStatus.FAILED, "failed"),
     "interrupted": (RunStatus.KILLED, "interrupted"),
 }
+
+
+def _empty_twins(children: list) -> list:
+    """Runs a trial does not use and nothing was logged to: a create_run whose answer was lost to
+    a timeout (an overloaded server) and that was retried leaves one. Never the trial's run."""
+    by_key: dict[str, list] = {}
+    for run in children:
+        by_key.setdefault(run.data.tags.get(TRIAL_KEY_TAG, ""), []).append(run)
+    twins = []
+    for key, runs in by_key.items():
+        if key and len(runs) > 1:
+            chosen = min(runs, key=_child_rank)
+            twins += [r for r in runs if r is not chosen and not r.data.params and not r.data.metrics]
+    return twins
 
 
 class SweepRun:
@@ -334,16 +453,17 @@ class SweepRun:
             if found is not None
             else self.buffer.call(lambda client: client.create_experiment(experiment), timeout_s=60)
         )
+        all_tags = _tag_dict({**tags, SWEEP_TAG: sweep})
         parent = self._existing_parent(experiment_id, sweep) if resume else None
-        if parent is None:
+        if parent is None:  # with its sweep tag in the same call, so a resume finds it
             parent_id = self.buffer.call(
-                lambda client: client.create_run(experiment_id, run_name=sweep).info.run_id, timeout_s=60
+                lambda client: client.create_run(experiment_id, run_name=sweep, tags=all_tags).info.run_id,
+                timeout_s=60,
             )
         else:
             parent_id = parent.info.run_id
             self.buffer.call(lambda client: client.update_run(parent_id, status="RUNNING"), timeout_s=60)
-        all_tags = {**tags, SWEEP_TAG: sweep}
-        self.buffer.call(lambda client: _log_batch(client, parent_id, tags=_tags(all_tags)), timeout_s=60)
+            self.buffer.call(lambda client: _log_batch(client, parent_id, tags=_tags(all_tags)), timeout_s=60)
         self.target = TrackingTarget(uri, experiment_id, parent_id, dict(tags))
 
     def _existing_parent(self, experiment_id: str, sweep: str):
@@ -359,6 +479,7 @@ class SweepRun:
         return parents[0] if parents else None
 
     def log_params(self, params: Mapping[str, Any]) -> None:
+        """The sweep's options (the same on every resume, so logging them again is harmless)."""
         parent = self.target.parent_run_id
         self.buffer.submit(
             lambda client: _log_batch(client, parent, params=[Param(k, str(v)) for k, v in params.items()])
@@ -379,38 +500,44 @@ class SweepRun:
             if not token:
                 return runs
 
-    def settle(self, outcome: TrialOutcome) -> None:
-        """Give the trial's child run its final status if its worker could not (it died, or the
-        scheduler stopped it). A child already closed is left as its worker closed it."""
+    def settle(self, key: str, outcome: TrialOutcome) -> None:
+        """Give the child run of trial ``key`` its final status if its worker could not (it
+        died, or the scheduler stopped it). A child already closed is left as its worker closed it."""
 
         def settle(client: MlflowClient) -> None:
-            run = find_child(client, self.target, outcome.trial_id)
+            run = find_child(client, self.target, key)
             if run is not None and run.info.status == "RUNNING":
                 self._close_child(client, run.info.run_id, outcome.state, outcome.reason)
 
         self.buffer.submit(settle)
 
     def reconcile(self, outcomes: Mapping[str, TrialOutcome], *, interrupted: bool) -> None:
-        """Close every child still RUNNING: by its trial's outcome; a trial Tune does not know
-        (started just before the driver died, and run again under a new id) is deleted; one
-        still to run is KILLED if the sweep was interrupted, else left for its trial to continue."""
-        for run in self.children():
-            if run.info.status != "RUNNING":
+        """Close every child still RUNNING by its trial's outcome (``outcomes`` by trial key).
+        One whose trial is still to run is KILLED ("interrupted") if the sweep was interrupted,
+        else left for its trial to continue; one whose trial this sweep's Tune state does not
+        hold (an Optuna sample lost with Tune's state) will never continue: KILLED too. Empty
+        twins of a trial's run are deleted."""
+        kill_point("reconcile")
+        children = self.children()
+        deleted = {run.info.run_id for run in _empty_twins(children)}
+        for run_id in deleted:
+            self.buffer.submit(lambda client, run_id=run_id: client.delete_run(run_id))
+        for run in children:
+            if run.info.status != "RUNNING" or run.info.run_id in deleted:
                 continue
             run_id = run.info.run_id
-            outcome = outcomes.get(run.data.tags.get(TRIAL_ID_TAG, ""))
-            if outcome is None:
-                self.buffer.submit(lambda client, run_id=run_id: client.delete_run(run_id))
-            elif outcome.terminal:
-                self.buffer.submit(
-                    lambda client, run_id=run_id, o=outcome: self._close_child(
-                        client, run_id, o.state, o.reason
-                    )
+            outcome = outcomes.get(run.data.tags.get(TRIAL_KEY_TAG, ""))
+            if outcome is not None and outcome.terminal:
+                state, reason = outcome.state, outcome.reason
+            elif outcome is None or interrupted:
+                state, reason = "interrupted", ""
+            else:
+                continue
+            self.buffer.submit(
+                lambda client, run_id=run_id, state=state, reason=reason: self._close_child(
+                    client, run_id, state, reason
                 )
-            elif interrupted:
-                self.buffer.submit(
-                    lambda client, run_id=run_id: self._close_child(client, run_id, "interrupted", "")
-                )
+            )
         self.buffer.flush()
 
     @staticmethod

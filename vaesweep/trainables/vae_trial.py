@@ -1,32 +1,36 @@
 """One trial = one ``train.fit``, as a Ray Tune function trainable.
 
 The Tune config holds one serialised ``TrialSpec`` (``{"trial": spec.as_dict()}``), whether a
-grid or Optuna produced it. Every epoch is reported to Tune with its checkpoint and logged to
-the trial's MLflow run; a retried or resumed trial continues from Tune's latest checkpoint. All
-training logic stays in ``fit``; all MLflow logic in vaesweep.platform.tracking.
+grid or Optuna produced it. Every epoch is reported to Tune with its checkpoint and to the
+trial's tracker; a retried or resumed trial continues from its newest readable checkpoint, and
+a trial an earlier attempt already finished reports that attempt's results without training
+again. All training logic stays in ``fit``; what to log to comes from the platform as an
+``OpenTracker`` (vaesweep.trainables.tracker).
 """
 
 from __future__ import annotations
 
 import math
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from ray import tune
 
+from vaesweep.faults import kill_point
 from vaesweep.metric_registry import metric_spec, resolve
-from vaesweep.platform.tracking import TrackingTarget, TrialRun
 from vaesweep.search_spaces.definitions import TrialSpec
 from vaesweep.train import CHECKPOINT_FILE, EpochReport, fit
+from vaesweep.trainables.checkpoints import checkpoint_metadata, restore_checkpoint
+from vaesweep.trainables.tracker import OpenTracker
 
 OBJECTIVE = "objective"  # what the search optimises, in every result
 FINAL = "final"  # 1.0 in the last result of a trial that completed its evaluation
-CHECKPOINT_EPOCH = "epoch"  # Tune checkpoint metadata: the epoch it holds
 
 
-def epoch_objective(metrics: dict[str, float], metric: str) -> float:
+def epoch_objective(metrics: Mapping[str, float], metric: str) -> float:
     """The per-epoch stand-in for a final metric, so schedulers (ASHA) and Optuna can compare
     trials mid-run: its validation value, or the estimate its declaration in
     vaesweep.metric_registry names (for NLL its upper bound -ELBO on validation)."""
@@ -38,26 +42,38 @@ def epoch_objective(metrics: dict[str, float], metric: str) -> float:
     return metrics.get(metric, math.nan)
 
 
-def run_trial(config: dict[str, Any], *, tracking: TrackingTarget, objective: str) -> None:
-    """Train ``config["trial"]`` and report to Tune and MLflow; raises what ``fit`` raises
-    (after recording it in MLflow), so Tune records the error and the sweep goes on."""
+def final_result(metrics: Mapping[str, float], objective: str) -> dict[str, Any]:
+    """The last result of a completed trial."""
+    return {**metrics, OBJECTIVE: metrics.get(objective, math.nan), FINAL: 1.0}
+
+
+def run_trial(config: dict[str, Any], *, open_tracker: OpenTracker, objective: str) -> None:
+    """Train ``config["trial"]`` and report to Tune and the tracker; raises what ``fit`` raises
+    (after the tracker recorded it), so Tune records the error and the sweep goes on."""
     spec = TrialSpec.from_dict(config["trial"])
     run_config = spec.config()
     context = tune.get_context()
     torch.set_num_threads(max(1, int(context.get_trial_resources().required_resources.get("CPU", 1))))
-    checkpoint = tune.get_checkpoint()
     with tempfile.TemporaryDirectory(prefix="vaesweep-trial-") as scratch:
         checkpoint_dir, artifacts_dir = Path(scratch, "checkpoint"), Path(scratch, "artifacts")
-        resumed_from = None
-        if checkpoint is not None:
-            checkpoint.to_directory(str(checkpoint_dir))
-            resumed_from = checkpoint.get_metadata().get(CHECKPOINT_EPOCH)
-        run = TrialRun(tracking, spec, run_config, context.get_trial_id(), resumed_from)
+        restored = restore_checkpoint(tune.get_checkpoint(), checkpoint_dir)
+        tracker = open_tracker(
+            spec, run_config, context.get_trial_id(), restored.epoch if restored is not None else None
+        )
+        finished = tracker.open()
+        if finished is not None:
+            tune.report(final_result(finished, objective))
+            return
+        history = list(restored.history) if restored is not None else []
+        for epoch, metrics in history:  # epochs the tracker may not have recorded before the loss
+            tracker.log_epoch(epoch, metrics)
 
         def report(epoch: EpochReport) -> None:
-            run.log_epoch(epoch.epoch, epoch.metrics)
+            tracker.log_epoch(epoch.epoch, epoch.metrics)
+            history.append((epoch.epoch, dict(epoch.metrics)))
+            kill_point("checkpoint")
             saved = tune.Checkpoint.from_directory(str(checkpoint_dir))
-            saved.set_metadata({CHECKPOINT_EPOCH: epoch.epoch})
+            saved.set_metadata(checkpoint_metadata(epoch.epoch, history))
             tune.report(
                 {**epoch.metrics, OBJECTIVE: epoch_objective(epoch.metrics, objective)}, checkpoint=saved
             )
@@ -67,11 +83,11 @@ def run_trial(config: dict[str, Any], *, tracking: TrackingTarget, objective: st
                 run_config,
                 report,
                 checkpoint_dir=checkpoint_dir,
-                resume_from=checkpoint_dir if checkpoint is not None else None,
+                resume_from=checkpoint_dir if restored is not None else None,
                 artifacts_dir=artifacts_dir,
             )
-            run.finish(metrics, artifacts_dir, checkpoint_dir / CHECKPOINT_FILE)
+            tracker.finish(metrics, artifacts_dir, checkpoint_dir / CHECKPOINT_FILE)
         except Exception as error:
-            run.fail(error)
+            tracker.fail(error)
             raise
-    tune.report({**metrics, OBJECTIVE: metrics.get(objective, math.nan), FINAL: 1.0})
+    tune.report(final_result(metrics, objective))
