@@ -25,6 +25,7 @@ from vaesweep.errors import ConfigError
 from vaesweep.methods import METHODS
 from vaesweep.metric_registry import epoch_estimated_names, measured_every_epoch, metric_spec
 from vaesweep.platform.server import TrackingServer, runs_dir
+from vaesweep.platform.stages import Stage, link_parents, plan_stages, restorable
 from vaesweep.search_spaces.definitions import Experiment, TrialSpec, expand, resolve_trials
 from vaesweep.search_spaces.grids import method_experiment
 from vaesweep.search_spaces.optuna_spaces import ExperimentSpace, experiment_space, validation_trials
@@ -268,6 +269,13 @@ def plan_sweep(options: SweepOptions, experiment: Experiment | None = None) -> S
     metric, mode = _objective(options, experiment)
     space = None
     if options.search == "optuna":
+        staged = [arm.label for arm in experiment.arms if arm.start_from is not None]
+        if staged:
+            raise ConfigError(
+                "--search",
+                "optuna",
+                f"grid for {experiment.name}, whose arm {staged[0]} starts from another's",
+            )
         options = dataclasses.replace(options, num_samples=options.num_samples or 20)
         space = experiment_space(
             experiment, dataset=dataset, overrides=options.overrides, seeds=options.seeds
@@ -360,7 +368,7 @@ def _trainable(plan: SweepPlan, target):
     )
 
 
-def _tuner(plan: SweepPlan, trainable):
+def _tuner(plan: SweepPlan, trainable, stage: Stage):
     from ray import tune
 
     from vaesweep.platform.progress import ProgressCallback
@@ -378,7 +386,7 @@ def _tuner(plan: SweepPlan, trainable):
         )
         num_samples = plan.options.num_samples
     else:
-        param_space = {"trial": tune.grid_search([t.as_dict() for t in plan.trials])}
+        param_space = {"trial": tune.grid_search([t.as_dict() for t in stage.trials])}
     scheduler = None
     if plan.options.scheduler == "asha":
         from ray.tune.schedulers import ASHAScheduler
@@ -400,8 +408,8 @@ def _tuner(plan: SweepPlan, trainable):
             trial_dirname_creator=trial_dirname,
         ),
         run_config=tune.RunConfig(
-            name=plan.name,
-            storage_path=plan.storage,
+            name=stage.name,
+            storage_path=stage.storage,
             callbacks=[ProgressCallback(plan.name)],
             failure_config=tune.FailureConfig(max_failures=plan.options.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
@@ -410,12 +418,32 @@ def _tuner(plan: SweepPlan, trainable):
     )
 
 
-def _restored_outcomes(plan: SweepPlan) -> dict[str, TrialOutcome]:
+def _restored_outcomes(stages: list[Stage]) -> dict[str, TrialOutcome]:
+    """Tune's outcome of every trial of the stages it stored (the first always has its state)."""
     from ray.tune import ExperimentAnalysis
 
     from vaesweep.platform.progress import trial_outcome
 
-    return {t.trial_id: trial_outcome(t) for t in ExperimentAnalysis(plan.path).trials}
+    stored = [s for s in stages if s.number == 0 or restorable(s.path)]
+    return {t.trial_id: trial_outcome(t) for s in stored for t in ExperimentAnalysis(s.path).trials}
+
+
+def _run_stage(plan: SweepPlan, stage: Stage, trainable, tracking, monitor) -> None:
+    """Restore (``--resume``, where Tune stored it) or start one stage and run it to its end;
+    a later stage's trials first learn the runs they start from."""
+    from ray import tune
+
+    if stage.number > 0:
+        stage = link_parents(stage, tracking.children())
+        monitor.line(
+            f"stage {stage.number + 1}: {len(stage.trials)} trials start from stage {stage.number}'s"
+        )
+    if plan.options.resume and (stage.number == 0 or restorable(stage.path)):
+        tuner = tune.Tuner.restore(stage.path, trainable=trainable, resume_unfinished=True)
+    else:
+        tuner = _tuner(plan, trainable, stage)
+    tuner.fit()
+    monitor.end_stage()
 
 
 def _tracking_tags(plan: SweepPlan) -> dict[str, str]:
@@ -444,9 +472,8 @@ def _parameters(plan: SweepPlan) -> dict[str, Any]:
 
 
 def run_sweep(plan: SweepPlan, *, out: IO[str] = sys.stderr) -> SweepOutcome:
-    """Run (or resume) the planned sweep; every MLflow run is closed when this returns."""
-    from ray import tune
-
+    """Run (or resume) the planned sweep, stage by stage; every MLflow run is closed when this
+    returns."""
     from vaesweep.platform.progress import MONITORS, SweepMonitor
     from vaesweep.platform.tracking import SweepRun
 
@@ -466,14 +493,14 @@ def run_sweep(plan: SweepPlan, *, out: IO[str] = sys.stderr) -> SweepOutcome:
         status = "FAILED"
         try:
             trainable = _trainable(plan, tracking.target)
+            stages = plan_stages(plan)
             if plan.options.resume:
-                tuner = tune.Tuner.restore(plan.path, trainable=trainable, resume_unfinished=True)
-                tracking.reconcile(_restored_outcomes(plan), interrupted=False)
+                tracking.reconcile(_restored_outcomes(stages), interrupted=False)
             else:
-                tuner = _tuner(plan, trainable)
                 write_definition(plan)
             monitor.begin(uri)
-            tuner.fit()
+            for stage in stages:
+                _run_stage(plan, stage, trainable, tracking, monitor)
             outcomes = monitor.outcomes()
             interrupted = any(not o.terminal for o in outcomes.values())
             tracking.reconcile(outcomes, interrupted=interrupted)

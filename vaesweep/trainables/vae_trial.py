@@ -2,8 +2,9 @@
 
 The Tune config holds one serialised ``TrialSpec`` (``{"trial": spec.as_dict()}``), whether a
 grid or Optuna produced it. Every epoch is reported to Tune with its checkpoint and logged to
-the trial's MLflow run; a retried or resumed trial continues from Tune's latest checkpoint. All
-training logic stays in ``fit``; all MLflow logic in vaesweep.platform.tracking.
+the trial's MLflow run; a retried or resumed trial continues from Tune's latest checkpoint, and a
+staged trial starts from the final checkpoint of the run its spec names. All training logic
+stays in ``fit``; all MLflow logic in vaesweep.platform.tracking.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import torch
 from ray import tune
 
 from vaesweep.metric_registry import metric_spec, resolve
-from vaesweep.platform.tracking import TrackingTarget, TrialRun
+from vaesweep.platform.tracking import TrackingTarget, TrialRun, download_checkpoint
 from vaesweep.search_spaces.definitions import TrialSpec
 from vaesweep.train import CHECKPOINT_FILE, EpochReport, fit
+from vaesweep.warm_start import WarmStart
 
 OBJECTIVE = "objective"  # what the search optimises, in every result
 FINAL = "final"  # 1.0 in the last result of a trial that completed its evaluation
@@ -36,6 +38,20 @@ def epoch_objective(metrics: dict[str, float], metric: str) -> float:
         stand_in = resolve(estimate)
         return stand_in({k.removeprefix("valid_"): v for k, v in metrics.items() if k.startswith("valid_")})
     return metrics.get(metric, math.nan)
+
+
+def _warm_start(spec: TrialSpec, tracking: TrackingTarget, directory: Path) -> WarmStart:
+    """A staged trial's start: the final checkpoint of the run its spec names (the planner
+    named it: vaesweep.platform.stages)."""
+    run_id = spec.start_from.get("run_id")
+    if not run_id:
+        raise RuntimeError(
+            f"the trial it starts from ({spec.start_from['arm']}, {spec.dataset}, seed {spec.seed}) did "
+            "not finish: there is no final model to start from"
+        )
+    return WarmStart(
+        download_checkpoint(tracking, run_id, CHECKPOINT_FILE, directory), spec.start_from["mapping"]
+    )
 
 
 def run_trial(config: dict[str, Any], *, tracking: TrackingTarget, objective: str) -> None:
@@ -63,12 +79,16 @@ def run_trial(config: dict[str, Any], *, tracking: TrackingTarget, objective: st
             )
 
         try:
+            warm_start = None
+            if spec.start_from is not None and checkpoint is None:
+                warm_start = _warm_start(spec, tracking, Path(scratch, "start"))
             metrics = fit(
                 run_config,
                 report,
                 checkpoint_dir=checkpoint_dir,
                 resume_from=checkpoint_dir if checkpoint is not None else None,
                 artifacts_dir=artifacts_dir,
+                warm_start=warm_start,
             )
             run.finish(metrics, artifacts_dir, checkpoint_dir / CHECKPOINT_FILE)
         except Exception as error:
