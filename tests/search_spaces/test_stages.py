@@ -30,10 +30,14 @@ def test_igp_table7_runs_its_base_rows_as_two_stages():
     for trial in second:
         assert trial.start_from == {"arm": BASE_IGP, "mapping": "untie_variances"}
         assert trial.parent_key() == (BASE_IGP, "synthetic_text", trial.seed)
-        assert trial.overrides["regulariser.target_kl_ramp_steps"] == 0  # C = 5 from its first step
     base = next(t for t in first if t.arm == BASE_IGP)
     assert base.overrides["train.epochs"] == 5 and base.start_from is None
     configs = resolve_trials(trials)  # every mapping checked against its parent's configuration
+    ramps = {
+        t.arm: (c.regulariser.target_kl_ramp_epochs, c.regulariser.target_kl_ramp_steps)
+        for t, c in zip(trials, configs, strict=True)
+    }
+    assert ramps[BASE_IGP] == (5.0, 0) and ramps[BASE_DGP] == (0.0, 0)  # C = 5 from the DGP's first step
     assert {c.posterior.family for c in configs} == {"diagonal", "isotropic"}
 
 

@@ -26,7 +26,7 @@ def base_checkpoint(tmp_path_factory):
 def test_the_second_stage_starts_from_the_first_stages_final_model_untied(base_checkpoint):
     payload = torch.load(base_checkpoint, weights_only=False)
     base = payload["model"]
-    config = resolve_config("c_vae", "digits", {**BASE, "regulariser.target_kl_ramp_steps": 0})
+    config = resolve_config("c_vae", "digits", BASE)
     trainer = Trainer(config)
     fresh = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     trainer.warm_start(WarmStart(base_checkpoint, "untie_variances"))
@@ -53,7 +53,7 @@ def test_the_second_stage_starts_from_the_first_stages_final_model_untied(base_c
 
 
 def test_fit_starts_from_the_warm_start_and_a_resumed_run_from_its_own_checkpoint(base_checkpoint, tmp_path):
-    config = resolve_config("c_vae", "digits", {**BASE, "epochs": 1, "regulariser.target_kl_ramp_steps": 0})
+    config = resolve_config("c_vae", "digits", {**BASE, "epochs": 1})
     start = WarmStart(base_checkpoint, "untie_variances")
     warm = fit(config, checkpoint_dir=tmp_path / "warm", warm_start=start)
     cold = fit(config)
