@@ -70,6 +70,7 @@ def _linear_gaussian_model(**overrides):
             "sigma_x2": 1.0,
             "latent_dim": LATENT,
             "posterior.refine_samples": 2 * LATENT,
+            "train.batch_size": 1,  # the step is alpha / B per example: here alpha itself
             **overrides,
         },
     )
@@ -108,7 +109,7 @@ def _refined(config, model, x, steps: int):
     amortised = model.head(model.encoder(x))
     config.posterior.refine_steps = steps
     with torch.no_grad(), noise.drawn_from(SigmaPoints()):
-        return SVI(config.posterior, tied=False)(model, amortised, x, None)
+        return SVI(config)(model, amortised, x, None)
 
 
 @pytest.mark.parametrize("momentum", [0.0, 0.5])
@@ -129,13 +130,26 @@ def test_each_step_raises_every_examples_elbo_on_a_fixed_decoder(momentum):
     assert (elbos[1] > elbos[0]).all()
 
 
+def test_a_step_moves_each_example_by_alpha_over_b_of_its_gradient_whatever_its_batch():
+    """Kim et al.'s objective is the batch-mean ELBO at the training batch size B: a step of
+    alpha moves each example by alpha / B times its own ELBO gradient, alone or in any batch."""
+    config, model, x = _linear_gaussian_model(**{"train.batch_size": 8, "posterior.refine_clip": 0.0})
+    one_step = _refined(config, model, x, 1)
+    alone = torch.cat([_refined(config, model, x[i : i + 1], 1).mean for i in range(4)])
+    assert torch.allclose(alone, one_step.mean[:4], rtol=0, atol=1e-12)
+    amortised = model.head(model.encoder(x))
+    mean = amortised.mean.detach().requires_grad_()
+    (gradient,) = torch.autograd.grad(_exact_elbo(model, x, mean, amortised.logvar.detach()).sum(), mean)
+    assert torch.allclose(one_step.mean, mean + gradient / 8, rtol=0, atol=1e-10)
+
+
 def test_an_isotropic_posterior_is_refined_with_one_variance_per_example():
     config, model, x = _linear_gaussian_model(**{"posterior.family": "isotropic"})
     model.eval()
     amortised = model.head(model.encoder(x))
     config.posterior.refine_steps = 5
     with torch.no_grad(), noise.drawn_from(SigmaPoints()):
-        refined = SVI(config.posterior, tied=True)(model, amortised, x, None)
+        refined = SVI(config)(model, amortised, x, None)
     assert torch.equal(refined.logvar, refined.logvar[:, :1].expand_as(refined.logvar))
     assert not torch.equal(refined.logvar, amortised.logvar)
     gain = _exact_elbo(model, x, refined.mean, refined.logvar) - _exact_elbo(
@@ -148,7 +162,7 @@ def test_training_backpropagates_through_the_steps_to_the_encoder():
     """d ELBO(lambda_K(phi)) / d phi by autograd through the refinement equals finite differences."""
     config, model, x = _linear_gaussian_model(**{"posterior.refine_steps": 4})
     model.train()
-    svi = SVI(config.posterior, tied=False)
+    svi = SVI(config)
     weight = model.head.mean.weight
 
     def objective() -> torch.Tensor:

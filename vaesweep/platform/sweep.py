@@ -428,9 +428,10 @@ def _restored_outcomes(stages: list[Stage]) -> dict[str, TrialOutcome]:
     return {t.trial_id: trial_outcome(t) for s in stored for t in ExperimentAnalysis(s.path).trials}
 
 
-def _run_stage(plan: SweepPlan, stage: Stage, trainable, tracking, monitor) -> None:
+def _run_stage(plan: SweepPlan, stage: Stage, trainable, tracking, monitor) -> bool:
     """Restore (``--resume``, where Tune stored it) or start one stage and run it to its end;
-    a later stage's trials first learn the runs they start from."""
+    a later stage's trials first learn the runs they start from. Returns whether every trial of
+    the stage ended (an interrupted stage leaves the next ones for ``--resume``)."""
     from ray import tune
 
     if stage.number > 0:
@@ -443,7 +444,9 @@ def _run_stage(plan: SweepPlan, stage: Stage, trainable, tracking, monitor) -> N
     else:
         tuner = _tuner(plan, trainable, stage)
     tuner.fit()
+    ended = all(outcome.terminal for outcome in monitor.outcomes().values())
     monitor.end_stage()
+    return ended
 
 
 def _tracking_tags(plan: SweepPlan) -> dict[str, str]:
@@ -500,7 +503,8 @@ def run_sweep(plan: SweepPlan, *, out: IO[str] = sys.stderr) -> SweepOutcome:
                 write_definition(plan)
             monitor.begin(uri)
             for stage in stages:
-                _run_stage(plan, stage, trainable, tracking, monitor)
+                if not _run_stage(plan, stage, trainable, tracking, monitor):
+                    break
             outcomes = monitor.outcomes()
             interrupted = any(not o.terminal for o in outcomes.values())
             tracking.reconcile(outcomes, interrupted=interrupted)

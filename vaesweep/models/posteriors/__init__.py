@@ -216,7 +216,12 @@ REFINE_STEPS = Param(
     "(Kim et al. 2018: 20); 0 = the amortised posterior, the plain VAE",
     ge=0,
 )
-REFINE_STEP_SIZE = Param(1.0, "svi: step size alpha of each refinement step (Kim et al.: 1)", gt=0.0)
+REFINE_STEP_SIZE = Param(
+    1.0,
+    "svi: step size alpha on the gradient of the batch-mean ELBO at the training batch size B (Kim "
+    "et al.: 1, on their code's batch-mean loss): each example moves alpha/B times its own gradient",
+    gt=0.0,
+)
 REFINE_MOMENTUM = Param(
     0.5,
     "svi: momentum gamma of the refinement steps, v <- gamma*v + grad ELBO (Kim et al., Alg. 1; "
@@ -226,8 +231,8 @@ REFINE_MOMENTUM = Param(
 )
 REFINE_CLIP = Param(
     5.0,
-    "svi: clip each example's ELBO gradient over (mu, log sigma^2) to this norm before a step "
-    "(Kim et al.: 5; their code clips the batch's); 0 = no clipping",
+    "svi: clip each example's share of that gradient over (mu, log sigma^2) to this norm before "
+    "a step (Kim et al.: 5; their code clips the batch's); 0 = no clipping",
     ge=0.0,
 )
 REFINE_SAMPLES = Param(1, "svi: z samples per example in each step's ELBO estimate (Kim et al.: 1)", ge=1)
@@ -272,7 +277,7 @@ class SVIRefinement(Refinement):
     def build(cls, config):
         from vaesweep.models.posteriors.refinement import SVI
 
-        return SVI(config.posterior, tied=config.posterior.family == "isotropic")
+        return SVI(config)
 
     @classmethod
     def check(cls, config, data) -> None:

@@ -1,38 +1,44 @@
 """SA-VAE's refinement of the amortised posterior (Kim et al. 2018, "Semi-amortized variational
 autoencoders", Alg. 1): from the encoder's lambda_0 = (mu, log sigma^2), K steps of stochastic
-gradient ascent with momentum on each example's ELBO,
+gradient ascent with momentum on the ELBO,
 
-    v_{k+1} = gamma v_k + clip(grad_lambda ELBO(lambda_k; x)),   lambda_{k+1} = lambda_k + alpha v_{k+1},
+    v_{k+1} = gamma v_k + clip(grad_lambda ELBO(lambda_k; x) / B),   lambda_{k+1} = lambda_k + alpha v_{k+1},
 
-and z is drawn from q(z; lambda_K). In training the steps stay in the autograd graph, so the loss
-at lambda_K reaches the encoder through them and the decoder both directly and through them (the
-exact Hessian-vector products that Kim et al. approximate by finite differences). In evaluation
-the steps run on detached parameters, so no graph outlives a step.
+and z is drawn from q(z; lambda_K). The objective is the batch-mean ELBO at the training batch
+size B (``train.batch_size``), as in Kim et al.'s code, whose losses are means over a batch: so
+alpha = 1 moves each example by 1/B of its own ELBO gradient, whatever batch it is evaluated in
+(taken per example, a step of 1 overshoots a text decoder's ELBO). Each example's gradient is
+clipped to its own norm (their code clips the batch's), so one example's refinement does not
+depend on the rest of its batch.
 
-Each example's gradient is clipped to its own norm (Kim et al.'s code clips the batch's): the
-refinement of one example does not depend on the rest of its batch.
+In training the steps stay in the autograd graph, so the loss at lambda_K reaches the encoder
+through them and the decoder both directly and through them (the exact Hessian-vector products
+that Kim et al. approximate by finite differences). In evaluation the steps run on detached
+parameters, so no graph outlives a step.
 """
 
 from __future__ import annotations
 
 import torch
 
-from vaesweep.config import PosteriorConfig
+from vaesweep.config import RunConfig
 from vaesweep.models.posteriors.heads import Posterior
 
 
 class SVI:
-    """The ``svi`` refinement of ``posterior.refinement``; ``tied``: an isotropic posterior, whose
-    single log-variance per example is what is refined (its D columns are copies of it)."""
+    """The ``svi`` refinement of ``posterior.refinement``. An isotropic posterior refines its
+    single log-variance per example (its D columns are copies of it)."""
 
-    def __init__(self, config: PosteriorConfig, tied: bool) -> None:
-        self.steps = config.refine_steps
-        self.step_size = config.refine_step_size
-        self.momentum = config.refine_momentum
-        self.clip = config.refine_clip
-        self.samples = config.refine_samples
-        self.in_evaluation = config.refine_eval == "refined"
-        self.tied = tied
+    def __init__(self, config: RunConfig) -> None:
+        post = config.posterior
+        self.steps = post.refine_steps
+        self.step_size = post.refine_step_size
+        self.momentum = post.refine_momentum
+        self.clip = post.refine_clip
+        self.samples = post.refine_samples
+        self.in_evaluation = post.refine_eval == "refined"
+        self.tied = post.family == "isotropic"
+        self.batch_size = config.train.batch_size
 
     def __call__(
         self, model, posterior: Posterior, x: torch.Tensor, lengths: torch.Tensor | None
@@ -48,9 +54,8 @@ class SVI:
             for _ in range(self.steps):
                 if not through:
                     mean, logvar = mean.detach().requires_grad_(), logvar.detach().requires_grad_()
-                gradient = torch.autograd.grad(
-                    self.elbo(model, mean, logvar, x, lengths).sum(), (mean, logvar), create_graph=through
-                )
+                batch_mean = self.elbo(model, mean, logvar, x, lengths).sum() / self.batch_size
+                gradient = torch.autograd.grad(batch_mean, (mean, logvar), create_graph=through)
                 gradient = self._clipped(*gradient)
                 velocity = (
                     gradient
