@@ -90,7 +90,9 @@ class MetricSpec:
 
 
 NATS, DIMS, PERCENT = "nats", "dimensions", "%"
+SECONDS = "s"  # wall-clock times: they differ between two runs of the same configuration
 _TRAINER = "vaesweep.train:Trainer"
+_AGGRESSIVE = "vaesweep.encoder_updates.aggressive:AggressivePhase"
 _EVAL = "vaesweep.evaluation"
 _STANDARD = f"{_EVAL}:standard_metrics"
 _LATENT = "vaesweep.metrics.latent"
@@ -147,6 +149,17 @@ DECLARED: tuple[MetricSpec, ...] = (
     MetricSpec("target_kl", "target C", NATS, "none", EPOCH, "IGP",
           "the ramped target KL C_t of the target-KL regulariser (eq. 2)", f"{_TRAINER}.train_epoch"),
     MetricSpec("epoch", "epoch", "epochs", "none", EPOCH, "", "the epoch just finished", f"{_TRAINER}.run"),
+    MetricSpec("epoch_seconds", "s/epoch", SECONDS, "min", EPOCH, "",
+          "wall-clock seconds of the epoch's training steps (validation not included)",
+          f"{_TRAINER}.train_epoch"),
+    MetricSpec("aggressive", "aggressive phase", "", "none", EPOCH, "He et al. 2019",
+          "1 while Agg-VAE's aggressive phase was on during the epoch, else 0 (train.encoder_updates)",
+          f"{_AGGRESSIVE}.epoch_metrics"),
+    MetricSpec("encoder_steps", "encoder steps", "steps", "none", EPOCH, "He et al. 2019",
+          "encoder updates in the epoch: the inner loops' steps while the aggressive phase is on",
+          f"{_AGGRESSIVE}.epoch_metrics"),
+    MetricSpec("decoder_steps", "decoder steps", "steps", "none", EPOCH, "He et al. 2019",
+          "decoder updates in the epoch (one per batch)", f"{_AGGRESSIVE}.epoch_metrics"),
     # -- final; the standard ones are also measured on validation every epoch ---------------
     MetricSpec("rec", "Rec", NATS, "min", FINAL, "",
           "reconstruction loss -log p(x|z), one z ~ q(z|x), mean over examples", _STANDARD,
@@ -232,8 +245,11 @@ DECLARED: tuple[MetricSpec, ...] = (
           "dimension of z", f"{_EVAL}:full_metrics", validation=WITH_ALL),
     MetricSpec("epochs_run", "epochs_run", "epochs", "none", FINAL, "",
           "epochs trained (fewer than train.epochs after an early stop)", f"{_TRAINER}.final_metrics"),
-    MetricSpec("train_seconds", "train_seconds", "s", "none", FINAL, "",
+    MetricSpec("train_seconds", "train_seconds", SECONDS, "none", FINAL, "",
           "wall-clock time of fit, evaluation included", "vaesweep.train:fit"),
+    MetricSpec("seconds_per_epoch", "s/epoch", SECONDS, "min", FINAL, "DU-VAE",
+          "training time per epoch: epoch_seconds averaged over the epochs run (DU-VAE section 4.2 "
+          "on the cost of Agg-VAE and SA-VAE)", f"{_TRAINER}.final_metrics"),
     # -- final, from the paper protocols (vaesweep.protocols) -------------------------------
     MetricSpec("fid_prior", "fid_prior", "FID", "min", FINAL, "AR-ELBO",
           "FID of images decoded from prior samples", f"{_PROTOCOLS}.fid:fid_metrics"),
@@ -359,6 +375,13 @@ def direction(name: str) -> str:
         return PAPER_COLUMNS[name][1]
     spec = _find(name)
     return spec.direction if spec is not None else "none"
+
+
+def is_wall_clock(name: str) -> bool:
+    """Whether ``name`` is a wall-clock time (the one kind of metric a resumed or repeated run
+    does not reproduce)."""
+    spec = _find(name)
+    return spec is not None and spec.unit == SECONDS
 
 
 def measured_every_epoch(name: str) -> bool:

@@ -27,14 +27,16 @@ from vaesweep.config import OptimConfig, RunConfig, validate
 from vaesweep.data import load_dataset
 from vaesweep.data.base import Dataset
 from vaesweep.data.batching import batch_indices, batches_per_epoch, keeps, trim
+from vaesweep.encoder_updates import ENCODER_UPDATES
 from vaesweep.errors import DivergedError
 from vaesweep.evaluation import elbo_loss, encode_split, full_metrics, standard_metrics
 from vaesweep.models.build import build_model
 from vaesweep.models.posteriors.heads import batchnorm_heads
 from vaesweep.models.vae import VAE
-from vaesweep.objectives.objective import Objective
+from vaesweep.objectives.objective import LossTerms, Objective
 from vaesweep.objectives.regularisers import REGULARISERS
 from vaesweep.protocols import check_protocol_config
+from vaesweep.warm_start import WarmStart, mapped_state
 
 CHECKPOINT_FILE = "checkpoint.pt"
 
@@ -60,6 +62,7 @@ class TrainState:
     decays: int = 0
     stopped_early: bool = False
     last_metrics: dict[str, float] = field(default_factory=dict)
+    epoch_seconds: float = 0.0  # the training steps' wall-clock time, summed over the epochs
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,18 @@ def _checkpoint_path(location: str | Path) -> Path:
     return path / CHECKPOINT_FILE if path.is_dir() or path.suffix != ".pt" else path
 
 
+def _evaluates_best(config: RunConfig, best_model: dict | None) -> bool:
+    """Whether the final evaluation reloads the best model (runs with an lr schedule)."""
+    return config.optim.decay_patience > 0 and best_model is not None
+
+
+def evaluated_state(payload: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """The model state a checkpoint's run was (or will be) evaluated with: its best model under
+    an lr schedule, else its last."""
+    config = RunConfig.from_dict(payload["config"])
+    return payload["best_model"] if _evaluates_best(config, payload["best_model"]) else payload["model"]
+
+
 class Trainer:
     """Holds one run's model, optimiser, data and progress; ``fit`` drives it."""
 
@@ -170,7 +185,10 @@ class Trainer:
         self.best_model: dict[str, torch.Tensor] | None = None
         self.bn_heads = batchnorm_heads(self.model)
         self.lengths_cpu = None if self.dataset.train.lengths is None else self.dataset.train.lengths.cpu()
+        self.rescale_after_step = config.posterior.rescale == "after_step"
         self.on_step: Callable[[int, int, int], None] | None = None  # (epoch, step, steps_per_epoch)
+        # Agg-VAE's aggressive phase, or None for joint steps (vaesweep.encoder_updates)
+        self.encoder_updates = ENCODER_UPDATES[config.train.encoder_updates].build(self)
 
     # -- checkpoints -----------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
@@ -184,6 +202,7 @@ class Trainer:
             "rng": _rng_state(),
             "shuffle": self.shuffle.get_state(),
             "config": self.config.to_dict(),
+            "encoder_updates": None if self.encoder_updates is None else self.encoder_updates.state_dict(),
         }
         temporary = path.with_suffix(".tmp")
         torch.save(payload, temporary)
@@ -199,49 +218,86 @@ class Trainer:
         self.best_model = payload["best_model"]
         self.shuffle.set_state(payload["shuffle"])
         _restore_rng(payload["rng"])
+        if self.encoder_updates is not None:
+            self.encoder_updates.load_state_dict(payload["encoder_updates"])
+
+    def warm_start(self, start: WarmStart) -> None:
+        """Initialise the model from another run's final checkpoint under a declared mapping
+        (vaesweep.warm_start): the model that run evaluated, nothing of its optimiser or progress."""
+        payload = torch.load(_checkpoint_path(start.checkpoint), map_location=self.device, weights_only=False)
+        source = evaluated_state(payload)
+        self.model.load_state_dict(mapped_state(start.mapping, source, self.model.state_dict()))
 
     # -- one epoch -------------------------------------------------------------------------
+    def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The training examples at ``index`` on the device (text trimmed to its longest
+        sentence, images binarised afresh under dynamic binarisation) and their lengths."""
+        train = self.dataset.train
+        x = train.x[index]
+        lengths = None
+        if train.lengths is not None:
+            lengths = train.lengths[index]
+            x = trim(x, lengths)
+            lengths = lengths.to(self.device)
+        x = x.to(self.device, non_blocking=True)
+        if self.dataset.binarisation == "dynamic":
+            x = noise.source().bernoulli(x)
+        return x, lengths
+
+    def update(
+        self,
+        x: torch.Tensor,
+        lengths: torch.Tensor | None,
+        values,
+        parameters: list[torch.nn.Parameter] | None = None,
+    ) -> LossTerms:
+        """One optimiser step on the loss of a batch: of every parameter, or of ``parameters``
+        only (Agg-VAE's encoder- or decoder-only steps; the others' gradients stay unset)."""
+        model, clip = self.model, self.config.optim.grad_clip
+        with self.autocast:
+            out = model(x, lengths, k=self.objective.samples)
+            terms = self.objective(out, model, x, lengths, values)
+        self.optimiser.zero_grad(set_to_none=True)
+        if parameters is None:
+            terms.loss.backward()
+        else:
+            terms.loss.backward(inputs=parameters)
+        if clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters() if parameters is None else parameters, clip)
+        self.optimiser.step()
+        if self.rescale_after_step:
+            for head in self.bn_heads:
+                head.rescale_()
+        return terms
+
     def train_epoch(self) -> dict[str, float]:
         config, model, train = self.config, self.model, self.dataset.train
         model.train()
+        started = time.perf_counter()
         sums: torch.Tensor | None = None
         names: list[str] = []
-        dynamic = self.dataset.binarisation == "dynamic"
         noise_after_warmup = config.posterior.noise_start == "after_warmup"
-        rescale_after_step = config.posterior.rescale == "after_step"
-        clip = config.optim.grad_clip
-        samples = self.objective.samples
+        aggressive = self.encoder_updates is not None and self.encoder_updates.active
         first_step = self.state.step
         examples = 0
-        for index in batch_indices(
-            len(train), config.train.batch_size, self.shuffle, self.lengths_cpu, device=train.x.device
-        ):
-            if not keeps(index, self.batch_multiple):
-                continue
-            x = train.x[index]
-            lengths = None
-            if train.lengths is not None:
-                lengths = train.lengths[index]
-                x = trim(x, lengths)
-                lengths = lengths.to(self.device)
-            x = x.to(self.device, non_blocking=True)
-            if dynamic:
-                x = noise.source().bernoulli(x)
+        batches = [  # DG-VAE trains only on batches its |b| divides
+            index
+            for index in batch_indices(
+                len(train), config.train.batch_size, self.shuffle, self.lengths_cpu, device=train.x.device
+            )
+            if keeps(index, self.batch_multiple)
+        ]
+        for index in batches:
+            x, lengths = self.batch(index)
             values = self.objective.values(self.state.step)
             if noise_after_warmup:
                 for head in self.bn_heads:
                     head.noise_active = values.kl_weight >= 1.0
-            with self.autocast:
-                out = model(x, lengths, k=samples)
-                terms = self.objective(out, model, x, lengths, values)
-            self.optimiser.zero_grad(set_to_none=True)
-            terms.loss.backward()
-            if clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-            self.optimiser.step()
-            if rescale_after_step:
-                for head in self.bn_heads:
-                    head.rescale_()
+            if aggressive:
+                self.encoder_updates.update_encoder(x, lengths, values, batches)
+                terms = self.encoder_updates.update_decoder(x, lengths, values)
+            else:
+                terms = self.update(x, lengths, values)
             if sums is None:  # the terms are the same at every step: their names fix the order
                 names = ["loss", *terms.terms]
                 sums = torch.zeros(len(names), device=self.device)
@@ -253,10 +309,14 @@ class Trainer:
                 self.on_step(self.state.epoch, self.state.step - first_step, self.steps_per_epoch)
         model.likelihood.end_epoch()
         totals = (sums / examples).tolist()  # the one host synchronisation per epoch
+        seconds = time.perf_counter() - started
+        self.state.epoch_seconds += seconds
         metrics = {f"train_{name}": value for name, value in zip(names, totals, strict=True)}
         values = self.objective.values(self.state.step)
-        metrics |= {"kl_weight": values.kl_weight, "lr": self.state.lr}
+        metrics |= {"kl_weight": values.kl_weight, "lr": self.state.lr, "epoch_seconds": seconds}
         metrics |= self.objective.regulariser.scheduled(self.state.step)  # e.g. IGP's C_t
+        if self.encoder_updates is not None:
+            metrics |= self.encoder_updates.epoch_metrics(len(batches), aggressive)
         return metrics
 
     def _validate(self) -> dict[str, float]:
@@ -289,6 +349,8 @@ class Trainer:
                     self.state.epoch, self.state.last_metrics, f"train_loss={metrics['train_loss']}"
                 )
             metrics.update(self._validate())
+            if self.encoder_updates is not None:
+                self.encoder_updates.end_epoch(metrics)
             valid_loss = elbo_loss({k.removeprefix("valid_"): v for k, v in metrics.items()})
             if not math.isfinite(valid_loss):
                 raise DivergedError(
@@ -303,10 +365,11 @@ class Trainer:
 
     def final_metrics(self) -> tuple[dict[str, float], dict]:
         """Evaluate on ``eval.split``; runs with an lr schedule use their best model."""
-        if self.config.optim.decay_patience > 0 and self.best_model is not None:
+        if _evaluates_best(self.config, self.best_model):
             self.model.load_state_dict(self.best_model)
         metrics, details = full_metrics(self.model, self.dataset, self.config.eval.split, self.config)
         metrics["epochs_run"] = float(self.state.epoch)
+        metrics["seconds_per_epoch"] = self.state.epoch_seconds / max(1, self.state.epoch)
         return metrics, details
 
 
@@ -318,6 +381,7 @@ def fit(
     resume_from: str | Path | None = None,
     artifacts_dir: str | Path | None = None,
     on_step: Callable[[int, int, int], None] | None = None,
+    warm_start: WarmStart | None = None,
 ) -> dict[str, float]:
     """Train one run and return its final metrics on ``eval.split``.
 
@@ -328,6 +392,8 @@ def fit(
     picture of reconstructions/samples (or decoded sentences).
     ``on_step(epoch, step, steps_per_epoch)`` is called after every optimiser step (1-based
     step within the epoch), for progress bars; it gets no tensors, so it costs no host sync.
+    ``warm_start`` initialises the model from another run's final checkpoint under a declared
+    mapping (a staged trial, IGP Table 7); a resumed run continues from its own checkpoint instead.
     Raises ``ConfigError`` before loading anything if the config is invalid, and
     ``DivergedError`` (with the epoch and the last good metrics) on a NaN/inf loss.
     """
@@ -338,6 +404,8 @@ def fit(
     trainer.on_step = on_step
     if resume_from is not None and _checkpoint_path(resume_from).exists():
         trainer.load(resume_from)
+    elif warm_start is not None:
+        trainer.warm_start(warm_start)
     trainer.run(report, checkpoint_dir)
     metrics, details = trainer.final_metrics()
     metrics["train_seconds"] = time.perf_counter() - started

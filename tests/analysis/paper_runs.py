@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from vaesweep.analysis import schema
-from vaesweep.analysis.reference import UNSUPPORTED_HPARAMS, parse_hparams, reference_rows, run_config_for
+from vaesweep.analysis.reference import parse_hparams, reference_rows, run_config_for
 from vaesweep.analysis.runs import typed
 from vaesweep.config import resolve_config
 from vaesweep.methods import METHODS
@@ -52,8 +52,6 @@ def paper_runs(table: str) -> pd.DataFrame:
     for (dataset, method, posterior, row_hparams), group in ref.groupby(
         ["dataset", "method", "posterior", "row_hparams"], sort=False
     ):
-        if any(key in UNSUPPORTED_HPARAMS for key in parse_hparams(row_hparams)):
-            continue  # no run can be this row (IGP Table 7's staged training)
         config = run_config_for(method, posterior, parse_hparams(row_hparams), table)
         if config["method"] in METHODS:  # start from the preset, as a real run would
             base = resolve_config(config["method"], dataset).flatten()

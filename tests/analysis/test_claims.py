@@ -100,6 +100,7 @@ def test_planted_runs_give_the_expected_verdicts():
         ("duvae_over_vae", "synthetic_text"): HOLDS,
         ("duvae_best_nll", "synthetic_text"): HOLDS,
         ("duvae_dropout_mpd_ce", "synthetic_text"): HOLDS,
+        ("duvae_training_cost", ""): NOT_RUN,
         ("dgvae_b1_vanilla", "digits"): HOLDS,
         ("dgvae_b_raises_kl_mi", "digits"): HOLDS,
         ("dgvae_cu_full", ""): NOT_RUN,

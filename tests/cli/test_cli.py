@@ -56,6 +56,11 @@ def test_methods_lists_every_preset_with_axes_hyperparameters_and_ranges():
     assert catalogue["bow_vae"]["hyperparameters"]["regulariser.bow_weight"]["default"] == 1.0
     assert catalogue["skip_vae"]["axes"]["model.decoder_skip"] is True
     assert catalogue["vae"]["axes"]["model.decoder_skip"] is False
+    assert catalogue["agg_vae"]["axes"]["train.encoder_updates"] == "aggressive"
+    assert catalogue["agg_vae"]["hyperparameters"]["train.aggressive_max_steps"]["default"] == 100
+    assert catalogue["sa_vae"]["axes"]["posterior.refinement"] == "svi"
+    assert catalogue["sa_vae"]["hyperparameters"]["posterior.refine_steps"]["default"] == 20
+    assert catalogue["vae"]["axes"]["posterior.refinement"] == "none"
     fields = run("methods", "--fields")
     assert "regulariser.aggregation_size" in fields.stdout
 

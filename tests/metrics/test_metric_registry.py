@@ -60,6 +60,7 @@ TEXT = {
         ("c_vae", "digits", {}, {"target_kl", "probe_mlp", "accuracy_labels_10", "accuracy_percent_10"}),
         ("ar_elbo", "digits", IMAGES, {"sigma_x2", "expected_gap_1e-3", "fid_gmm2", "fid_interp_random"}),
         ("vae", "synthetic_text", TEXT, {"bleu4", "reverse_ppl", "robust_accuracy", "accuracy_labels_50"}),
+        ("agg_vae", "digits", {}, {"aggressive", "encoder_steps", "decoder_steps", "seconds_per_epoch"}),
     ],
 )
 def test_every_metric_a_run_logs_is_declared(method, dataset, options, shown, stand_in_network, one_thread):

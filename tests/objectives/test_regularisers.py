@@ -6,10 +6,12 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from vaesweep.config import AnnealingConfig, RunConfig
+from vaesweep.config import AnnealingConfig, RunConfig, resolve_config
+from vaesweep.errors import ConfigError
 from vaesweep.models.posteriors.heads import Posterior
 from vaesweep.models.vae import ForwardOutput
 from vaesweep.noise import GlobalNoise
+from vaesweep.objectives.objective import Objective
 from vaesweep.objectives.regularisers import REGULARISERS, ramped_target
 from vaesweep.objectives.schedules import SCHEDULES
 
@@ -78,6 +80,17 @@ def test_target_kl_ramp():
     assert ramped_target(15.0, 5000, 10_000) == 15.0
     assert ramped_target(15.0, 0, 0) == 15.0
     assert math.isclose(ramped_target(5.0, 100, 50), 2.5)
+
+
+def test_a_ramp_in_epochs_spans_that_many_epochs_of_the_runs_steps():
+    """IGP Table 7's base model: C rises to 5 over its 5 epochs, however many steps they take."""
+    config = resolve_config("igp", "digits", {"C": 5.0, "regulariser.target_kl_ramp_epochs": 5.0})
+    objective = Objective(config, steps_per_epoch=20, total_steps=200)
+    assert [objective.values(step).target_kl for step in (0, 50, 100, 200)] == [0.0, 2.5, 5.0, 5.0]
+    assert Objective(config, steps_per_epoch=1000, total_steps=5000).values(2500).target_kl == 2.5
+    with pytest.raises(ConfigError) as caught:
+        resolve_config("igp", "digits", {"regulariser.target_kl_ramp_epochs": 5.0, "target_kl_ramp_steps": 9})
+    assert caught.value.field == "regulariser.target_kl_ramp_epochs"
 
 
 def test_latent_l2_is_half_the_squared_norm_of_the_codes():

@@ -21,8 +21,10 @@ from typing import Any
 
 import pandas as pd
 
+from vaesweep.analysis import schema
 from vaesweep.analysis.runs import CONFIG_DEFAULTS
 from vaesweep.methods import METHODS
+from vaesweep.search_spaces.presets.igp import BASE_IGP
 
 Row = Mapping[str, Any]
 
@@ -83,9 +85,15 @@ def _free_bits_total() -> HParam:
     )
 
 
-_UNSUPPORTED = HParam(lambda row: None, lambda text, row: {}, numeric=False)
-# IGP Table 7's staged training (a run initialised from another run) has no config field.
-UNSUPPORTED_HPARAMS = ("stage", "init")
+def _staged(column: str, label: str, printed: str) -> HParam:
+    """IGP Table 7's staged rows, told apart by their arms rather than a config field: ``stage``
+    is the base model's arm, ``init`` a run that started from it (its started-from arm tag)."""
+    return HParam(
+        lambda row: printed if row.get(column) == label else None,
+        lambda text, row: {column: label},
+        numeric=False,
+    )
+
 
 HPARAMS: dict[str, HParam] = {
     "C": _column("regulariser.target_kl"),
@@ -120,11 +128,14 @@ HPARAMS: dict[str, HParam] = {
         lambda text, row: {},  # the method sets the family
         numeric=False,
     ),
-    **dict.fromkeys(UNSUPPORTED_HPARAMS, _UNSUPPORTED),
 }
 # Where a method or a table prints a symbol with another meaning.
 METHOD_HPARAMS: dict[tuple[str, str], HParam] = {("mae", "gamma"): _column("regulariser.mae_gamma")}
-TABLE_HPARAMS: dict[tuple[str, str], HParam] = {("dgvae_yahoo", "lambda"): _free_bits_total()}
+TABLE_HPARAMS: dict[tuple[str, str], HParam] = {
+    ("dgvae_yahoo", "lambda"): _free_bits_total(),
+    ("igp_table7", "stage"): _staged("arm", BASE_IGP, "base"),
+    ("igp_table7", "init"): _staged(schema.STARTED_FROM_ARM, BASE_IGP, "base_igp"),
+}
 
 
 def hparam(key: str, method: str, table: str) -> HParam:

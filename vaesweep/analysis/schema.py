@@ -25,7 +25,10 @@ TAGS: dict[str, str] = {
     "ray_trial_id": "trial_id",
     "status": "trial_status",  # the platform's own word for the trial's outcome
     "failure_reason": "failure_reason",
+    "started_from_run": "started_from_run",  # a staged trial: the run whose final model it starts from
+    "started_from_arm": "started_from_arm",  # ... and that run's arm label
 }
+STARTED_FROM_ARM = TAGS["started_from_arm"]
 FINISHED = "FINISHED"  # MLflow run status of a trial that completed
 
 # -- the run frame ----------------------------------------------------------------------------

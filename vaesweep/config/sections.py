@@ -86,10 +86,15 @@ def _load(path: str) -> Registry:
 
 
 class PosteriorConfig(Section):
-    """q(z|x): the posterior family (and an optional flow on its samples)."""
+    """q(z|x): the posterior family, an optional flow on its samples, and an optional
+    refinement of its parameters per example (SA-VAE)."""
 
     section = "posterior"
-    registry_paths = ("vaesweep.models.posteriors:FAMILIES", "vaesweep.models.posteriors:FLOWS")
+    registry_paths = (
+        "vaesweep.models.posteriors:FAMILIES",
+        "vaesweep.models.posteriors:FLOWS",
+        "vaesweep.models.posteriors:REFINEMENTS",
+    )
 
 
 class RegulariserConfig(Section):
@@ -198,9 +203,10 @@ class OptimConfig(Section):
 
 
 class TrainConfig(Section):
-    """The training loop."""
+    """The training loop, and how encoder updates are scheduled against decoder updates."""
 
     section = "train"
+    registry_paths = ("vaesweep.encoder_updates:ENCODER_UPDATES",)
     epochs = Param(50, "maximum training epochs", ge=1)
     batch_size = Param(64, "training batch size", ge=1, symbol="batch_size")
     seed = Param(

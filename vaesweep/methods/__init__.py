@@ -12,8 +12,8 @@ from vaesweep.methods.spec import Grid, Method, MethodRegistry
 # The order `vaesweep methods` lists them in.
 _ORDER = (
     "ae", "vae", "beta_vae", "c_vae", "igp", "iwae", "fb", "delta_vae", "mae", "bn_vae", "du_vae",
-    "du_iaf", "iaf_fb", "iaf_bn", "dg_vae", "ar_elbo", "fixed_sigma", "trainable_sigma", "wae_mmd",
-    "rae", "rae_gp", "cyclic_vae", "bow_vae", "skip_vae",
+    "du_iaf", "iaf_fb", "iaf_bn", "agg_vae", "sa_vae", "dg_vae", "ar_elbo", "fixed_sigma",
+    "trainable_sigma", "wae_mmd", "rae", "rae_gp", "cyclic_vae", "bow_vae", "skip_vae",
 )  # fmt: skip
 _ALL = {m.name: m for module in (baselines, igp, duvae, dgvae, arelbo) for m in module.METHODS}
 METHODS = MethodRegistry(tuple(_ALL[name] for name in _ORDER))

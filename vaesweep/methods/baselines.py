@@ -201,6 +201,38 @@ METHODS = (
         data_kinds=("text",),
     ),
     Method(
+        "agg_vae",
+        "Agg-VAE",
+        "He et al. 2019 (lagging inference networks): aggressive encoder updates before each decoder "
+        "update until the validation MI stops rising, then the plain VAE",
+        "baseline",
+        "Agg-VAE",
+        {**_ELBO, "train.encoder_updates": "aggressive"},
+        ("train.aggressive_max_steps", "train.aggressive_window"),
+        # He et al. run one setting (at most 100 inner steps); the grid brackets the cap, our choice.
+        grid={"train.aggressive_max_steps": (50, 100)},
+        space={
+            "train.aggressive_max_steps": IntRange(10, 200, log=True),
+            "train.aggressive_window": IntRange(5, 30),
+        },
+    ),
+    Method(
+        "sa_vae",
+        "SA-VAE",
+        "Kim et al. 2018 (semi-amortized VAE): the encoder's posterior refined per example by K SVI "
+        "steps (K = 20, step 1, momentum 0.5, clip 5), trained through the refinement",
+        "baseline",
+        "SA-VAE",
+        {**_ELBO, "posterior.refinement": "svi"},
+        ("posterior.refine_steps", "posterior.refine_step_size"),
+        # Kim et al. run SVI with 10, 20 and 40 steps (SA-VAE with 20).
+        grid={"posterior.refine_steps": (10, 20, 40)},
+        space={
+            "posterior.refine_steps": IntRange(1, 40),
+            "posterior.refine_step_size": FloatRange(0.1, 2.0, log=True),
+        },
+    ),
+    Method(
         "skip_vae",
         "skip-VAE",
         "Dieng, Kim, Rush & Blei 2019: z skip-connected to the decoder's output layer",

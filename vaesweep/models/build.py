@@ -8,7 +8,7 @@ from vaesweep.config import RunConfig
 from vaesweep.data.base import Dataset
 from vaesweep.models.conv import ConvDecoder, ConvEncoder
 from vaesweep.models.mlp import MLPDecoder, MLPEncoder
-from vaesweep.models.posteriors import build_posterior_head
+from vaesweep.models.posteriors import REFINEMENTS, build_posterior_head
 from vaesweep.models.priors import PRIORS
 from vaesweep.models.text import BagOfWordsHead, LSTMDecoder, LSTMEncoder
 from vaesweep.models.vae import VAE
@@ -47,4 +47,5 @@ def build_model(config: RunConfig, dataset: Dataset) -> VAE:
     if config.regulariser.bow_weight > 0:  # bow-VAE; validation allows it on text only
         bow_head = BagOfWordsHead(config.model.latent_dim, len(dataset.vocab))
     prior = PRIORS[config.prior.kind].build(config)
-    return VAE(encoder, head, decoder, likelihood, prior, bow_head)
+    refinement = REFINEMENTS[config.posterior.refinement].build(config)
+    return VAE(encoder, head, decoder, likelihood, prior, bow_head, refinement)

@@ -6,6 +6,7 @@ a bound or a metric never recomputes a part another already has (pythae's ModelO
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -48,6 +49,7 @@ class VAE(nn.Module):
         likelihood: Likelihood,
         prior: nn.Module,
         bow_head: nn.Module | None = None,
+        refinement: Callable[..., Posterior] | None = None,
     ) -> None:
         super().__init__()
         self.encoder = encoder
@@ -56,13 +58,20 @@ class VAE(nn.Module):
         self.likelihood = likelihood
         self.prior = prior
         self.bow_head = bow_head  # bow-VAE's f(z) -> vocabulary logits (text; the objective's term)
+        # SA-VAE's per-example refinement of the encoder's posterior (vaesweep.models.posteriors)
+        self.refinement = refinement
 
     @property
     def latent_dim(self) -> int:
         return self.prior.dim
 
     def encode(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> Posterior:
-        return self.head(self.encoder(x, lengths))
+        """q(z|x): the encoder's posterior, refined per example when the run refines it (so every
+        metric reads the posterior the run's ``posterior.refine_eval`` names)."""
+        posterior = self.head(self.encoder(x, lengths))
+        if self.refinement is not None:
+            posterior = self.refinement(self, posterior, x, lengths)
+        return posterior
 
     def decode(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Decoder outputs for z [K, B, D]; x [B, ...] is read only by autoregressive decoders."""

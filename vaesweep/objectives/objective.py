@@ -51,6 +51,7 @@ class Objective:
         self.steps_per_epoch = steps_per_epoch
         self.total_steps = total_steps
         self.regulariser = REGULARISERS[config.regulariser.kind](config)
+        self.regulariser.steps_per_epoch = steps_per_epoch  # a ramp in epochs (IGP Table 7's base)
         self.penalty = DECODER_PENALTIES[config.regulariser.decoder_penalty](config)
         self.schedule = SCHEDULES[config.annealing.schedule]
         self.samples = config.regulariser.iwae_samples  # z per example in the forward pass

@@ -26,6 +26,16 @@ _UNPACKABLE: tuple[tuple[str, Any, str], ...] = (
         "the gradient penalty needs a double backward under vmap",
     ),
     ("train.compile", True, "torch.compile of the member-vectorised step is not supported"),
+    (
+        "train.encoder_updates",
+        "aggressive",
+        "Agg-VAE's inner loop takes as many encoder steps as each trial's own loss asks for",
+    ),
+    (
+        "posterior.refinement",
+        "svi",
+        "SA-VAE's refinement steps differentiate through the decoder twice (vmap's double backward)",
+    ),
 )
 
 

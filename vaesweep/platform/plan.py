@@ -253,6 +253,13 @@ def plan_sweep(options: SweepOptions, experiment: Experiment | None = None) -> S
     metric, mode = _objective(options, experiment)
     space = None
     if options.search == "optuna":
+        staged = [arm.label for arm in experiment.arms if arm.start_from is not None]
+        if staged:
+            raise ConfigError(
+                "--search",
+                "optuna",
+                f"grid for {experiment.name}, whose arm {staged[0]} starts from another's",
+            )
         options = dataclasses.replace(options, num_samples=options.num_samples or 20)
         space = experiment_space(
             experiment, dataset=dataset, overrides=options.overrides, seeds=options.seeds

@@ -41,7 +41,8 @@ class SweepMonitor:
         self.plan = plan
         self.tracking = tracking
         self.out = out
-        self.trials: list = []
+        self.trials: list = []  # the running stage's trials, as Tune lists them
+        self.ended_stages: list = []  # the trials of the stages before it
         self.best: dict[tuple[str, str], tuple[float, str]] = {}  # per comparison group
         self.best_shown: tuple[str, str] | None = None  # the group of the latest final result
         self.started = time.monotonic()
@@ -63,9 +64,17 @@ class SweepMonitor:
         print(f"[{now - self.started:6.0f}s] {text}", file=self.out, flush=True)
         self.last_line = now
 
+    def all_trials(self) -> list:
+        return [*self.ended_stages, *self.trials]
+
+    def end_stage(self) -> None:
+        """The stage's Tuner has returned: keep its trials while the next stage's run."""
+        self.ended_stages += self.trials
+        self.trials = []
+
     def counts(self) -> dict[str, int]:
         counts = {"done": 0, "running": 0, "failed": 0}
-        for trial in self.trials:
+        for trial in self.all_trials():
             state = _STATES.get(trial.status)
             if state:
                 counts[state] += 1
@@ -132,11 +141,12 @@ class SweepMonitor:
 
     # -- the end --------------------------------------------------------------------------
     def outcomes(self) -> dict[str, TrialOutcome]:
-        """Every trial's outcome by its trial key (how its MLflow child run is found)."""
-        return {trial_key(trial_spec(t)): trial_outcome(t) for t in self.trials}
+        """Every trial's outcome by its trial key (how its MLflow child run is found), over every
+        stage that ran."""
+        return {trial_key(trial_spec(t)): trial_outcome(t) for t in self.all_trials()}
 
     def records(self) -> list[TrialRecord]:
-        return [TrialRecord(trial_spec(t), trial_outcome(t), dict(t.last_result)) for t in self.trials]
+        return [TrialRecord(trial_spec(t), trial_outcome(t), dict(t.last_result)) for t in self.all_trials()]
 
 
 class ProgressCallback(Callback):

@@ -113,6 +113,9 @@ def report_lines(outcome: SweepOutcome) -> list[str]:
             f"seed {best.spec.seed}{among}",
             f"  reproduce: {reproduce_command(best)}",
         ]
+        if best.spec.start_from is not None:  # a staged trial: train alone cannot give it its start
+            start = best.spec.start_from
+            lines.append(f"  (it starts from the final model of run {start.get('run_id')}, {start['arm']})")
     if outcome.status == "KILLED":
         lines.append(
             f"interrupted: continue with  vaesweep sweep {plan.options.target} --resume --name {plan.name}"

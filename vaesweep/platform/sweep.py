@@ -24,6 +24,7 @@ from typing import IO, Any
 from vaesweep.faults import hand_down_driver_pid, kill_point
 from vaesweep.platform.plan import SweepPlan, write_definition
 from vaesweep.platform.server import TrackingServer
+from vaesweep.platform.stages import Stage, link_parents, plan_stages
 from vaesweep.platform.trials import TrialRecord, trial_dirname, trial_name
 
 TUNER_FILE = "tuner.pkl"
@@ -77,17 +78,17 @@ def _trainable(plan: SweepPlan, open_tracker):
     )
 
 
-def _param_space(plan: SweepPlan) -> dict[str, Any]:
-    """A grid's trials (Tune does not store them with the Tuner: a restore is given them again);
-    an Optuna search samples its own."""
+def _param_space(plan: SweepPlan, stage: Stage) -> dict[str, Any]:
+    """A grid stage's trials (Tune does not store them with the Tuner: a restore is given them
+    again); an Optuna search samples its own."""
     from ray import tune
 
     if plan.space is not None:
         return {}
-    return {"trial": tune.grid_search([t.as_dict() for t in plan.trials])}
+    return {"trial": tune.grid_search([t.as_dict() for t in stage.trials])}
 
 
-def _tuner(plan: SweepPlan, trainable):
+def _tuner(plan: SweepPlan, trainable, stage: Stage):
     from ray import tune
 
     from vaesweep.platform.progress import ProgressCallback
@@ -112,7 +113,7 @@ def _tuner(plan: SweepPlan, trainable):
         scheduler = ASHAScheduler(time_attr="training_iteration", max_t=plan.max_epochs + 1, grace_period=1)
     return tune.Tuner(
         trainable,
-        param_space=_param_space(plan),
+        param_space=_param_space(plan, stage),
         tune_config=tune.TuneConfig(
             metric=OBJECTIVE,
             mode=plan.mode,
@@ -125,8 +126,8 @@ def _tuner(plan: SweepPlan, trainable):
             trial_dirname_creator=trial_dirname,
         ),
         run_config=tune.RunConfig(
-            name=plan.name,
-            storage_path=plan.storage,
+            name=stage.name,
+            storage_path=stage.storage,
             callbacks=[ProgressCallback(plan.name)],
             failure_config=tune.FailureConfig(max_failures=plan.options.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
@@ -156,6 +157,30 @@ def tune_state_restorable(path: str) -> bool:
     return True
 
 
+def _run_stage(plan: SweepPlan, stage: Stage, trainable, tracking, monitor) -> bool:
+    """Restore (``--resume``, where Tune stored it) or start one stage and run it to its end;
+    a later stage's trials first learn the runs they start from. Returns whether every trial of
+    the stage ended (an interrupted stage leaves the next ones for ``--resume``)."""
+    from ray import tune
+
+    if stage.number > 0:
+        stage = link_parents(stage, tracking.children())
+        monitor.line(
+            f"stage {stage.number + 1}: {len(stage.trials)} trials start from stage {stage.number}'s"
+        )
+    if plan.options.resume and tune_state_restorable(stage.path):
+        tuner = tune.Tuner.restore(
+            stage.path, trainable=trainable, resume_unfinished=True, param_space=_param_space(plan, stage)
+        )
+    else:  # a new stage, or one whose driver died before Tune stored anything
+        tuner = _tuner(plan, trainable, stage)
+    kill_point("tuner")
+    tuner.fit()
+    ended = all(outcome.terminal for outcome in monitor.outcomes().values())
+    monitor.end_stage()
+    return ended
+
+
 def _tracking_tags(plan: SweepPlan) -> dict[str, str]:
     from vaesweep.platform.tracking import GIT_COMMIT_TAG, git_commit
 
@@ -182,7 +207,8 @@ def _parameters(plan: SweepPlan) -> dict[str, Any]:
 
 
 def run_sweep(plan: SweepPlan, *, out: IO[str] = sys.stderr) -> SweepOutcome:
-    """Run (or resume) the planned sweep; every MLflow run is closed when this returns.
+    """Run (or resume) the planned sweep, stage by stage; every MLflow run is closed when this
+    returns.
 
     Raises TrackingUnavailable within seconds, before anything is written or started, when a
     given tracking server does not answer or refuses the credentials.
@@ -194,8 +220,6 @@ def run_sweep(plan: SweepPlan, *, out: IO[str] = sys.stderr) -> SweepOutcome:
     started = time.monotonic()
     if plan.options.tracking_uri:
         check_tracking(plan.options.tracking_uri)  # before Ray is even imported
-
-    from ray import tune
 
     from vaesweep.platform.progress import MONITORS, SweepMonitor
 
@@ -221,15 +245,10 @@ def run_sweep(plan: SweepPlan, *, out: IO[str] = sys.stderr) -> SweepOutcome:
         status, records = "FAILED", []
         try:
             trainable = _trainable(plan, TrialTracking(tracking.target))
-            if plan.options.resume and tune_state_restorable(plan.path):
-                tuner = tune.Tuner.restore(
-                    plan.path, trainable=trainable, resume_unfinished=True, param_space=_param_space(plan)
-                )
-            else:  # a new sweep, or one whose driver died before Tune stored anything
-                tuner = _tuner(plan, trainable)
-            kill_point("tuner")
             monitor.begin(uri)
-            tuner.fit()
+            for stage in plan_stages(plan):
+                if not _run_stage(plan, stage, trainable, tracking, monitor):
+                    break
             outcomes = monitor.outcomes()
             interrupted = any(not o.terminal for o in outcomes.values())
             tracking.reconcile(outcomes, interrupted=interrupted)

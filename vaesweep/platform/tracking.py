@@ -53,6 +53,9 @@ ATTEMPTS_TAG = "attempts"
 ATTEMPT_ID_TAG = "attempt_id"  # one attempt's own id: a call it retries after a timeout knows its work
 SWEEP_TAG = "sweep"
 GIT_COMMIT_TAG = "git_commit"
+STARTED_FROM_RUN_TAG = "started_from_run"  # a staged trial: the run whose final model it starts from
+STARTED_FROM_ARM_TAG = "started_from_arm"  # ... and that run's arm
+CHECKPOINT_ARTIFACT = "checkpoint"  # where a trial's final checkpoint is logged
 
 MAX_TAG_LENGTH = 5000
 BATCH_LIMIT = 100  # MLflow accepts at most 100 params (and 1,000 metrics) per log_batch
@@ -324,6 +327,9 @@ class TrialRun:
         }
         if resumed_from_epoch is not None:
             self.tags[RESUMED_TAG] = resumed_from_epoch
+        if spec.start_from is not None:
+            self.tags[STARTED_FROM_ARM_TAG] = spec.start_from["arm"]
+            self.tags[STARTED_FROM_RUN_TAG] = spec.start_from.get("run_id") or "none (it did not finish)"
         self.params = [Param(k, str(v)) for k, v in config.flatten().items()]
         self.run_name = f"{spec.arm} | {spec.dataset} | seed {spec.seed}"
 
@@ -381,7 +387,9 @@ class TrialRun:
         )
         self.buffer.submit(lambda client: client.log_artifacts(self.run_id, str(artifacts_dir)))
         if checkpoint.exists():
-            self.buffer.submit(lambda client: client.log_artifact(self.run_id, str(checkpoint), "checkpoint"))
+            self.buffer.submit(
+                lambda client: client.log_artifact(self.run_id, str(checkpoint), CHECKPOINT_ARTIFACT)
+            )
         self._close(RunStatus.FINISHED, {STATUS_TAG: "finished"})
         self.buffer.flush(self.target.flush_timeout_s)
 
@@ -399,6 +407,16 @@ class TrialRun:
             client.set_terminated(self.run_id, RunStatus.to_string(status))
 
         self.buffer.submit(close)
+
+    def fetch_checkpoint(self, run_id: str, file_name: str, directory: Path) -> Path:
+        """Run ``run_id``'s final checkpoint ``file_name``, downloaded into ``directory``."""
+        path = f"{CHECKPOINT_ARTIFACT}/{file_name}"
+        return Path(
+            self.buffer.call(
+                lambda client: client.download_artifacts(run_id, path, str(directory)),
+                self.target.flush_timeout_s,
+            )
+        )
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vaesweep.config import canonical_key
+from vaesweep.errors import ConfigError
 
 if TYPE_CHECKING:
     from vaesweep.config import RunConfig
@@ -29,11 +30,21 @@ Settings = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
+class StartFrom:
+    """Where a staged arm's trials start: the final model of the trial of arm ``arm`` (its label)
+    with the same data set and seed, under ``mapping`` (vaesweep.warm_start.MAPPINGS)."""
+
+    arm: str
+    mapping: str = "same"
+
+
+@dataclass(frozen=True)
 class Arm:
     """One row group of a table: a method, its fixed settings and a grid of swept values.
 
     ``per_dataset`` holds the settings a paper printed per data set ("0.4/0.4/0.8").
     ``datasets`` restricts the arm to some of the experiment's data sets.
+    ``start_from``: the arm's trials begin from another arm's final models (a later stage).
     """
 
     method: str
@@ -42,6 +53,7 @@ class Arm:
     grid: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     per_dataset: Mapping[str, Settings] = field(default_factory=dict)
     datasets: tuple[str, ...] = ()
+    start_from: StartFrom | None = None
 
 
 @dataclass(frozen=True)
@@ -96,7 +108,12 @@ class Experiment:
 
 @dataclass(frozen=True)
 class TrialSpec:
-    """One trial: everything needed to build its RunConfig, plus where it sits in the table."""
+    """One trial: everything needed to build its RunConfig, plus where it sits in the table.
+
+    ``start_from`` (a staged trial): ``arm`` and ``mapping`` of its arm's ``StartFrom``, and
+    ``run_id``, the finished run of that arm's trial (same data set and seed) whose final
+    checkpoint it starts from, which the planner fills in once that stage has run.
+    """
 
     experiment: str
     arm: str
@@ -104,6 +121,7 @@ class TrialSpec:
     dataset: str
     seed: int
     overrides: dict[str, Any]
+    start_from: dict[str, Any] | None = None
 
     def config(self) -> RunConfig:
         from vaesweep.config import resolve_config
@@ -111,7 +129,7 @@ class TrialSpec:
         return resolve_config(self.method, self.dataset, self.overrides)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "experiment": self.experiment,
             "arm": self.arm,
             "method": self.method,
@@ -119,10 +137,19 @@ class TrialSpec:
             "seed": self.seed,
             "overrides": dict(self.overrides),
         }
+        if self.start_from is not None:
+            data["start_from"] = dict(self.start_from)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrialSpec:
-        return cls(**{**data, "overrides": dict(data["overrides"])})
+        start = data.get("start_from")
+        start = None if start is None else dict(start)
+        return cls(**{**data, "overrides": dict(data["overrides"]), "start_from": start})
+
+    def parent_key(self) -> tuple[str, str, int] | None:
+        """(arm, data set, seed) of the trial this one starts from; None for a first-stage trial."""
+        return None if self.start_from is None else (self.start_from["arm"], self.dataset, self.seed)
 
 
 def _grid_points(grid: Mapping[str, tuple[Any, ...]]) -> list[dict[str, Any]]:
@@ -145,6 +172,25 @@ def point_label(label: str, point: Mapping[str, Any]) -> str:
     return f"{label} ({shown})"
 
 
+def _start_from(experiment: Experiment, arm: Arm) -> dict[str, Any] | None:
+    """The ``start_from`` of ``arm``'s trials; ConfigError if it names no single-point arm that
+    runs on every data set it does."""
+    if arm.start_from is None:
+        return None
+    parents = [a for a in experiment.arms if a.label == arm.start_from.arm]
+    if len(parents) != 1 or parents[0].grid or parents[0] is arm:
+        labels = [a.label for a in experiment.arms if not a.grid and a is not arm]
+        raise ConfigError(
+            f"{experiment.name}: {arm.label}.start_from", arm.start_from.arm, "one of " + ", ".join(labels)
+        )
+    parent = parents[0]
+    if not set(arm.datasets or experiment.datasets) <= set(parent.datasets or experiment.datasets):
+        raise ConfigError(
+            f"{experiment.name}: {arm.label}.datasets", arm.datasets, f"data sets that {parent.label} runs on"
+        )
+    return {"arm": parent.label, "mapping": arm.start_from.mapping}
+
+
 def expand(
     experiment: Experiment,
     *,
@@ -155,6 +201,7 @@ def expand(
     """All trials of ``experiment``; ``dataset`` moves them to another data set."""
     trials = []
     for arm in experiment.arms:
+        start_from = _start_from(experiment, arm)
         arm_datasets = arm.datasets or experiment.datasets
         targets = [(dataset, arm_datasets[0])] if dataset else [(d, d) for d in arm_datasets]
         for target, paper_dataset in targets:
@@ -171,10 +218,48 @@ def expand(
                     settings["train.seed"] = seed
                     settings.update(overrides or {})
                     label = point_label(arm.label, point)
-                    trials.append(TrialSpec(experiment.name, label, arm.method, target, seed, settings))
+                    trials.append(
+                        TrialSpec(experiment.name, label, arm.method, target, seed, settings, start_from)
+                    )
     return trials
 
 
+def stages(trials: list[TrialSpec]) -> list[list[TrialSpec]]:
+    """The trials in the order they can run: first those that start from scratch, then each
+    later stage (trials that start from a trial of the stage before). ConfigError if a trial
+    starts from one that is not among ``trials`` or from itself through a chain."""
+    by_key = {(t.arm, t.dataset, t.seed): t for t in trials}
+    depth: dict[tuple[str, str, int], int] = {}
+
+    def stage_of(trial: TrialSpec, seen: tuple = ()) -> int:
+        key = (trial.arm, trial.dataset, trial.seed)
+        if key not in depth:
+            parent = trial.parent_key()
+            if parent is not None and (parent not in by_key or parent in seen):
+                raise ConfigError(
+                    f"{trial.arm}.start_from", parent[0], "an arm of the same sweep, seed and data set"
+                )
+            depth[key] = 0 if parent is None else stage_of(by_key[parent], (*seen, key)) + 1
+        return depth[key]
+
+    ordered: list[list[TrialSpec]] = []
+    for trial in trials:
+        number = stage_of(trial)
+        ordered += [[] for _ in range(number + 1 - len(ordered))]
+        ordered[number].append(trial)
+    return ordered
+
+
 def resolve_trials(trials: list[TrialSpec]) -> list[RunConfig]:
-    """Validate every trial's configuration (ConfigError names the first bad field)."""
-    return [trial.config() for trial in trials]
+    """Validate every trial's configuration (ConfigError names the first bad field), and that
+    each staged trial's mapping carries its parent's model to its own."""
+    configs = [trial.config() for trial in trials]
+    by_key = {(t.arm, t.dataset, t.seed): c for t, c in zip(trials, configs, strict=True)}
+    stages(trials)
+    for trial, config in zip(trials, configs, strict=True):
+        parent = trial.parent_key()
+        if parent is not None:
+            from vaesweep.warm_start import check_mapping
+
+            check_mapping(trial.start_from["mapping"], by_key[parent], config, f"{trial.arm}.start_from")
+    return configs

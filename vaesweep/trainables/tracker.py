@@ -37,6 +37,11 @@ class TrialTracker(Protocol):
         """Record why training raised (best effort: Tune records it too)."""
         ...
 
+    def fetch_checkpoint(self, run_id: str, file_name: str, directory: Path) -> Path:
+        """The final checkpoint ``file_name`` that the finished run ``run_id`` recorded, copied
+        into ``directory`` (a staged trial starts from it)."""
+        ...
+
 
 class OpenTracker(Protocol):
     """Builds the tracker of one trained model: its spec and configuration, the Tune trial it

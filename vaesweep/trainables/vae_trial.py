@@ -2,10 +2,11 @@
 
 The Tune config holds one serialised ``TrialSpec`` (``{"trial": spec.as_dict()}``), whether a
 grid or Optuna produced it. Every epoch is reported to Tune with its checkpoint and to the
-trial's tracker; a retried or resumed trial continues from its newest readable checkpoint, and
-a trial an earlier attempt already finished reports that attempt's results without training
-again. All training logic stays in ``fit``; what to log to comes from the platform as an
-``OpenTracker`` (vaesweep.trainables.tracker).
+trial's tracker; a retried or resumed trial continues from its newest readable checkpoint, a
+trial an earlier attempt already finished reports that attempt's results without training
+again, and a staged trial starts from the final model of the run its spec names. All training
+logic stays in ``fit``; what to log to comes from the platform as an ``OpenTracker``
+(vaesweep.trainables.tracker).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from vaesweep.metric_registry import metric_spec, resolve
 from vaesweep.search_spaces.definitions import TrialSpec
 from vaesweep.train import CHECKPOINT_FILE, EpochReport, fit
 from vaesweep.trainables.checkpoints import checkpoint_metadata, restore_checkpoint
-from vaesweep.trainables.tracker import OpenTracker
+from vaesweep.trainables.tracker import OpenTracker, TrialTracker
+from vaesweep.warm_start import WarmStart
 
 OBJECTIVE = "objective"  # what the search optimises, in every result
 FINAL = "final"  # 1.0 in the last result of a trial that completed its evaluation
@@ -45,6 +47,18 @@ def epoch_objective(metrics: Mapping[str, float], metric: str) -> float:
 def final_result(metrics: Mapping[str, float], objective: str) -> dict[str, Any]:
     """The last result of a completed trial."""
     return {**metrics, OBJECTIVE: metrics.get(objective, math.nan), FINAL: 1.0}
+
+
+def _warm_start(spec: TrialSpec, tracker: TrialTracker, directory: Path) -> WarmStart:
+    """A staged trial's start: the final checkpoint of the run its spec names (the planner
+    named it: vaesweep.platform.stages)."""
+    run_id = spec.start_from.get("run_id")
+    if not run_id:
+        raise RuntimeError(
+            f"the trial it starts from ({spec.start_from['arm']}, {spec.dataset}, seed {spec.seed}) did "
+            "not finish: there is no final model to start from"
+        )
+    return WarmStart(tracker.fetch_checkpoint(run_id, CHECKPOINT_FILE, directory), spec.start_from["mapping"])
 
 
 def run_trial(config: dict[str, Any], *, open_tracker: OpenTracker, objective: str) -> None:
@@ -79,12 +93,16 @@ def run_trial(config: dict[str, Any], *, open_tracker: OpenTracker, objective: s
             )
 
         try:
+            warm_start = None
+            if spec.start_from is not None and restored is None:
+                warm_start = _warm_start(spec, tracker, Path(scratch, "start"))
             metrics = fit(
                 run_config,
                 report,
                 checkpoint_dir=checkpoint_dir,
                 resume_from=checkpoint_dir if restored is not None else None,
                 artifacts_dir=artifacts_dir,
+                warm_start=warm_start,
             )
             tracker.finish(metrics, artifacts_dir, checkpoint_dir / CHECKPOINT_FILE)
         except Exception as error:

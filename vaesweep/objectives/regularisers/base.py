@@ -45,6 +45,8 @@ class Regulariser(Unit):
     replaces_loss: ClassVar[bool] = False
     parts: ClassVar[dict[str, str]] = {}  # the loss parts it returns: name -> what it is
 
+    steps_per_epoch: int = 1  # the run's optimiser steps per epoch, set by the objective
+
     def __init__(self, config: RunConfig) -> None:
         self.config = config
 
