@@ -16,6 +16,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.platform.support import TINY
+from vaesweep.platform.sweep import tune_state_restorable
 from vaesweep.search_spaces.presets.igp import BASE_DGP, BASE_IGP
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")]
@@ -30,10 +31,12 @@ def _command(runs: Path, *extra: str) -> list[str]:
     ]  # fmt: skip
 
 
-def _kill_when(runs: Path, ready) -> float:
+def _kill_when(runs: Path, ready, **driver_env: str) -> float:
     """Start the sweep, SIGKILL its driver once ``ready(progress lines)``; the kill time."""
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    driver = subprocess.Popen(_command(runs, "--name", "staged"), stderr=subprocess.PIPE, text=True, env=env)
+    driver = subprocess.Popen(
+        _command(runs, "--name", "staged"), stderr=subprocess.PIPE, text=True, env={**env, **driver_env}
+    )
     progress: list[str] = []
     threading.Thread(target=lambda: progress.extend(driver.stderr), daemon=True).start()
     deadline = time.monotonic() + 400
@@ -81,9 +84,17 @@ def test_killed_during_the_second_stage_it_continues_from_its_checkpoint(tmp_pat
     stage_two = runs / "tune" / "staged" / "stage-2"
 
     def second_epoch_stored(lines) -> bool:
-        return any(int(c.name.split("_")[1]) >= 1 for c in stage_two.glob("*/checkpoint_*"))
+        """A checkpoint of epoch 2 or later that Tune's stored state already lists (a kill before
+        it does resumes from an older checkpoint, or with no state from the start)."""
+        checkpoints = [c for c in stage_two.glob("*/checkpoint_*") if int(c.name.split("_")[1]) >= 1]
+        states = list(stage_two.glob("experiment_state-*.json"))
+        if not checkpoints or not states or not tune_state_restorable(str(stage_two)):
+            return False
+        return max(s.stat().st_mtime for s in states) > min(c.stat().st_mtime for c in checkpoints) + 0.5
 
-    killed_at = _kill_when(runs, second_epoch_stored)
+    # Tune stores its state after every result (not on its own clock): the kill finds one listing
+    # the checkpoint while the trial still has epochs to go
+    killed_at = _kill_when(runs, second_epoch_stored, TUNE_GLOBAL_CHECKPOINT_S="0")
     by_arm = _children(runs)
     for arm in FIRST_STAGE:
         assert by_arm[arm].data.tags["attempts"] == "1" and by_arm[arm].info.end_time / 1000 < killed_at
