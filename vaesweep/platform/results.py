@@ -113,6 +113,11 @@ def report_lines(outcome: SweepOutcome) -> list[str]:
             f"seed {best.spec.seed}{among}",
             f"  reproduce: {reproduce_command(best)}",
         ]
+    if plan.space is not None:
+        from vaesweep.platform.study import shown_storage, study_name, study_storage
+
+        storage = shown_storage(study_storage(plan))
+        lines.append(f"Optuna study {study_name(plan)}: open it with  optuna-dashboard {storage}")
     if outcome.status == "KILLED":
         lines.append(
             f"interrupted: continue with  vaesweep sweep {plan.options.target} --resume --name {plan.name}"
