@@ -18,7 +18,7 @@ import dataclasses
 import functools
 import importlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,7 @@ class MetricSpec:
     producer: str  # "module:function" that computes it
     validation: str = NEVER
     epoch_estimate: str = ""
+    epoch_estimate_label: str = ""  # what the estimate is, as progress lines name it
     values_field: str = ""
     values: tuple[Any, ...] = ()
     value_format: str = ""
@@ -157,7 +158,8 @@ DECLARED: tuple[MetricSpec, ...] = (
           "-(rec + kl): the evidence lower bound", _STANDARD, validation=ALWAYS),
     MetricSpec("nll", "NLL", NATS, "min", FINAL, "DU-VAE",
           "-log p(x) by importance sampling with eval.nll_samples samples (IWAE estimator)",
-          f"{_EVAL}:importance_weighted_nll", validation=WITH_ALL, epoch_estimate=f"{_EVAL}:elbo_loss"),
+          f"{_EVAL}:importance_weighted_nll", validation=WITH_ALL, epoch_estimate=f"{_EVAL}:elbo_loss",
+          epoch_estimate_label="-ELBO (an upper bound of NLL)"),
     MetricSpec("mi", "MI", NATS, "max", FINAL, "DU-VAE",
           "mutual information I(x, z) under the aggregated posterior of the evaluation set",
           _STANDARD, validation=ALWAYS),
@@ -359,6 +361,18 @@ def direction(name: str) -> str:
         return PAPER_COLUMNS[name][1]
     spec = _find(name)
     return spec.direction if spec is not None else "none"
+
+
+def epoch_value_label(name: str, logged: Collection[str]) -> str:
+    """What stands in for ``name`` mid-run, where ASHA and Optuna compare trials (see
+    vaesweep.trainables.vae_trial.epoch_objective): its validation value when the epoch logged
+    it (``logged``: the epoch's metric names), else its declared estimate on validation."""
+    spec = metric_spec(name)
+    if spec.scope == EPOCH:
+        return spec.label
+    if VALIDATION_PREFIX + name in logged or not spec.epoch_estimate:
+        return f"valid {spec.label}"
+    return f"valid {spec.epoch_estimate_label or spec.epoch_estimate}"
 
 
 def measured_every_epoch(name: str) -> bool:

@@ -53,20 +53,38 @@ class Report:
         return None if parents.empty else parents[schema.PARENT_ID].iloc[-1]
 
     def summary_lines(self) -> list[str]:
-        status = self.runs[schema.STATUS].value_counts().to_dict()
+        outcomes = self.runs.apply(_outcome, axis=1) if len(self.runs) else pd.Series(dtype=str)
         lines = [
             f"source: {self.source}",
-            "trials: " + ", ".join(f"{n} {s.lower()}" for s, n in status.items()),
+            "trials: " + ", ".join(f"{n} {s}" for s, n in outcomes.value_counts().to_dict().items()),
         ]
         verdicts = self.ledger["verdict"].value_counts().to_dict()
         lines.append("claims: " + ", ".join(f"{verdicts.get(v, 0)} {v}" for v in VERDICTS))
-        failed = self.runs[self.runs[schema.STATUS] != schema.FINISHED]
-        for row in failed.itertuples():
-            reason = row.failure_reason if isinstance(row.failure_reason, str) else "no reason recorded"
+        if (outcomes == "stopped").any():
             lines.append(
-                f"{row.status.lower()} trial {row.run_id[:8]} ({row.arm}, seed {row.seed}): {reason}"
+                "trials stopped early by a scheduler (judged on a mid-run value) have no final "
+                "evaluation: the tables and claims leave them out"
             )
+        others = self.runs[self.runs[schema.STATUS] != schema.FINISHED]
+        for row, outcome in zip(others.itertuples(), outcomes[others.index], strict=True):
+            reason = next(
+                (
+                    r
+                    for r in (row.stop_reason, row.failure_reason)
+                    if isinstance(r, str) and r not in ("", "None")
+                ),
+                "no reason recorded",
+            )
+            lines.append(f"{outcome} trial {row.run_id[:8]} ({row.arm}, seed {row.seed}): {reason}")
         return lines
+
+
+def _outcome(run: pd.Series) -> str:
+    """A trial's outcome in the platform's word (stopped, interrupted, ...) where it set one."""
+    word = run.get("trial_status")
+    if run[schema.STATUS] != schema.FINISHED and isinstance(word, str) and word not in ("", "None"):
+        return word
+    return str(run[schema.STATUS]).lower()
 
 
 def build_report(source: RunSource, runs: pd.DataFrame, directory: Path, title: str) -> Report:

@@ -25,6 +25,11 @@ TAGS: dict[str, str] = {
     "ray_trial_id": "trial_id",
     "status": "trial_status",  # the platform's own word for the trial's outcome
     "failure_reason": "failure_reason",
+    # a trial a scheduler (ASHA) stopped before its final evaluation: a KILLED run whose metrics
+    # are mid-run values, never averaged with finished trials
+    "stopped_by": "stopped_by",
+    "stopped_at_epoch": "stopped_at_epoch",
+    "stop_reason": "stop_reason",
 }
 FINISHED = "FINISHED"  # MLflow run status of a trial that completed
 
@@ -48,7 +53,7 @@ IDENTITY_COLUMNS = (
     END_TIME,
     *TAGS.values(),
 )
-INTEGER_IDENTITY = (SWEEP_START, START_TIME, END_TIME, "seed")
+INTEGER_IDENTITY = (SWEEP_START, START_TIME, END_TIME, "seed", "stopped_at_epoch")
 
 # The long frame of per-epoch values.
 HISTORY_COLUMNS = ("run_id", "step", "metric", "value")

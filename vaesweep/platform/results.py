@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from vaesweep.platform.sweep import SweepOutcome
-from vaesweep.platform.trials import TrialRecord, comparison_group
+from vaesweep.platform.trials import TrialRecord, comparison_group, trial_label
 from vaesweep.trainables import FINAL
 
 
@@ -55,14 +55,16 @@ def table_metrics(outcome: SweepOutcome) -> list[str]:
 def summary_table(
     frame: pd.DataFrame, metrics: Sequence[str], sort: tuple[str, str] | None = None
 ) -> pd.DataFrame:
-    """Per data set and arm: finished and failed trials, and mean ± std over seeds of each metric
-    (finished trials only). ``sort`` = (metric, mode) orders rows best first."""
+    """Per data set and arm: finished, stopped (by the scheduler, before their final evaluation)
+    and failed trials, and mean ± std over seeds of each metric (finished trials only: a stopped
+    trial's numbers are mid-run values). ``sort`` = (metric, mode) orders rows best first."""
     if frame.empty:
         return pd.DataFrame()
     groups = frame.groupby(["dataset", "arm"], sort=False)
     table = pd.DataFrame(
         {
             "finished": groups["state"].agg(lambda s: int((s == "finished").sum())),
+            "stopped": groups["state"].agg(lambda s: int((s == "stopped").sum())),
             "failed": groups["state"].agg(lambda s: int((s == "failed").sum())),
         }
     )
@@ -105,6 +107,11 @@ def report_lines(outcome: SweepOutcome) -> list[str]:
     table = summary_table(frame, table_metrics(outcome), sort)
     lines = [f"sweep {plan.name}: {outcome.status} in {outcome.seconds:.0f}s"]
     lines += [table.to_string() if not table.empty else "(no trial finished)"]
+    for record in outcome.records:
+        if record.outcome.state in ("stopped", "failed"):
+            lines.append(
+                f"{record.outcome.state} {trial_label(record.spec.as_dict())}: {record.outcome.reason}"
+            )
     bests = best_records(outcome)
     for (dataset, likelihood), best in bests.items():
         among = f" (best among {likelihood} decoders on {dataset})" if len(bests) > 1 else ""

@@ -58,6 +58,7 @@ SWEEP_TAG = "sweep"
 GIT_COMMIT_TAG = "git_commit"
 STOPPED_BY_TAG = "stopped_by"  # the scheduler that stopped a trial early (asha)
 STOPPED_EPOCH_TAG = "stopped_at_epoch"
+STOP_REASON_TAG = "stop_reason"  # the epoch and the value it was judged on
 # MLflow 3.17's UI opens an experiment by its kind; this one is "model training" (runs table), not
 # GenAI (traces). The value is the UI's ExperimentKind.CUSTOM_MODEL_DEVELOPMENT.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
@@ -602,7 +603,7 @@ class SweepRun:
         def settle(client: MlflowClient) -> None:
             run = find_child(client, self.target, key)
             if run is not None and run.info.status == "RUNNING":
-                self._close_child(client, run.info.run_id, outcome.state, outcome.reason)
+                self._close_child(client, run.info.run_id, outcome)
 
         self.buffer.submit(settle)
 
@@ -622,23 +623,25 @@ class SweepRun:
                 continue
             run_id = run.info.run_id
             outcome = outcomes.get(run.data.tags.get(TRIAL_KEY_TAG, ""))
-            if outcome is not None and outcome.terminal:
-                state, reason = outcome.state, outcome.reason
-            elif outcome is None or interrupted:
-                state, reason = "interrupted", ""
-            else:
+            if outcome is None or (interrupted and not outcome.terminal):
+                outcome = TrialOutcome(run.data.tags.get(TRIAL_ID_TAG, ""), "interrupted")
+            elif not outcome.terminal:
                 continue
             self.buffer.submit(
-                lambda client, run_id=run_id, state=state, reason=reason: self._close_child(
-                    client, run_id, state, reason
-                )
+                lambda client, run_id=run_id, outcome=outcome: self._close_child(client, run_id, outcome)
             )
         self.buffer.flush()
 
     @staticmethod
-    def _close_child(client: MlflowClient, run_id: str, state: str, reason: str) -> None:
-        status, word = _SETTLED[state]
-        tags = {STATUS_TAG: word, **({FAILURE_TAG: reason} if reason else {})}
+    def _close_child(client: MlflowClient, run_id: str, outcome: TrialOutcome) -> None:
+        status, word = _SETTLED[outcome.state]
+        tags: dict[str, Any] = {STATUS_TAG: word}
+        if outcome.state == "stopped":
+            tags |= {STOP_REASON_TAG: outcome.reason, STOPPED_BY_TAG: outcome.stopped_by or "scheduler"}
+            if outcome.stopped_at_epoch is not None:
+                tags[STOPPED_EPOCH_TAG] = outcome.stopped_at_epoch
+        elif outcome.reason:
+            tags[FAILURE_TAG] = outcome.reason
         _log_batch(client, run_id, tags=_tags(tags))
         client.set_terminated(run_id, RunStatus.to_string(status))
 
