@@ -169,3 +169,18 @@ def test_optuna_dashboard_opens_the_sweeps_study(resumed):
 def _get(port: int, path: str) -> dict:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as answer:
         return json.loads(answer.read())
+
+
+@pytest.mark.slow
+def test_the_report_of_the_sweep_adds_its_studys_importances_and_figures(resumed, tmp_path):
+    from vaesweep import cli
+
+    runs, storage, _, _ = resumed
+    assert cli.main(["report", SWEEP, "--runs-dir", str(runs), "--out", str(tmp_path / "report")]) == 0
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "## Optuna study: hyper-parameter importances" in text
+    assert f"- study '{SWEEP}' in {storage} (open it with  optuna-dashboard {storage})" in text
+    assert "- beta_vae: regulariser.beta 1.00" in text  # the method's one sampled hyper-parameter
+    for figure in ("optuna_history.png", "optuna_parallel.png"):
+        assert (tmp_path / "report" / "figures" / figure).stat().st_size > 10_000
+        assert f"](figures/{figure})" in text

@@ -21,6 +21,7 @@ from vaesweep.analysis.claims import VERDICTS, evaluate_claims, render_ledger
 from vaesweep.analysis.plots import Plot, make_figures
 from vaesweep.analysis.render import latex_escape, render_list
 from vaesweep.analysis.runs import RunSource
+from vaesweep.analysis.study import StudySection, study_section
 from vaesweep.analysis.tables import Table, tables_for
 
 _HTML_STYLE = """
@@ -45,6 +46,7 @@ class Report:
     ledger: pd.DataFrame
     plots: list[Plot]
     directory: Path
+    study: StudySection | None = None  # an Optuna sweep's study: importances and its figures
 
     @property
     def parent_run_id(self) -> str | None:
@@ -91,7 +93,15 @@ def build_report(source: RunSource, runs: pd.DataFrame, directory: Path, title: 
     """Tables, ledger and figures (drawn into ``directory``/figures) for ``runs``."""
     histories = source.histories(runs[schema.RUN_ID])
     plots = make_figures(runs, histories, source.artifact, directory / "figures")
-    return Report(title, source.description, runs, tables_for(runs), evaluate_claims(runs), plots, directory)
+    report = Report(
+        title, source.description, runs, tables_for(runs), evaluate_claims(runs), plots, directory
+    )
+    parent = report.parent_run_id
+    params = source.parent_params(parent) if parent is not None else {}
+    report.study = study_section(params, params.get("metric", "objective"), directory / "figures")
+    if report.study is not None:
+        report.plots = [*plots, *report.study.plots]
+    return report
 
 
 # -- formats ----------------------------------------------------------------------------------
@@ -99,6 +109,13 @@ def build_report(source: RunSource, runs: pd.DataFrame, directory: Path, title: 
 
 def _markdown(report: Report) -> str:
     out = [f"# {report.title}", "", render_list(report.summary_lines(), "md"), ""]
+    if report.study is not None:
+        out += [
+            "## Optuna study: hyper-parameter importances",
+            "",
+            render_list(report.study.lines(), "md"),
+            "",
+        ]
     for table in report.tables:
         out += [f"## {table.title}", ""] + ([f"*{table.caption}*", ""] if table.caption else [])
         out += [f"**status: {table.status}**", ""]
@@ -116,6 +133,11 @@ def _markdown(report: Report) -> str:
 
 def _html(report: Report) -> str:
     body = [f"<h1>{html.escape(report.title)}</h1>", render_list(report.summary_lines(), "html")]
+    if report.study is not None:
+        body += [
+            "<h2>Optuna study: hyper-parameter importances</h2>",
+            render_list(report.study.lines(), "html"),
+        ]
     for table in report.tables:
         body += [
             f"<h2>{html.escape(table.title)}</h2>",
@@ -149,6 +171,11 @@ def _latex(report: Report) -> str:
         rf"\section*{{{latex_escape(report.title)}}}",
         render_list(report.summary_lines(), "latex"),
     ]
+    if report.study is not None:
+        out += [
+            r"\subsection*{Optuna study: hyper-parameter importances}",
+            render_list(report.study.lines(), "latex"),
+        ]
     for table in report.tables:
         out += [
             rf"\subsection*{{{latex_escape(table.title)}}}",
