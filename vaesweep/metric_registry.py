@@ -161,7 +161,9 @@ DECLARED: tuple[MetricSpec, ...] = (
           f"{_EVAL}:importance_weighted_nll", validation=WITH_ALL, epoch_estimate=f"{_EVAL}:elbo_loss",
           epoch_estimate_label="-ELBO (an upper bound of NLL)"),
     MetricSpec("mi", "MI", NATS, "max", FINAL, "DU-VAE",
-          "mutual information I(x, z) under the aggregated posterior of the evaluation set",
+          "mutual information I(x, z) under q(x, z) = p_data(x) q(z|x) of the evaluation set; a "
+          "one-sample Monte Carlo estimate (log q(z) over all N posteriors), at most log N and "
+          "slightly negative when I is near 0",
           _STANDARD, validation=ALWAYS),
     MetricSpec("au", "AU", DIMS, "max", FINAL, "DU-VAE",
           "active units: dimensions with Var_x(E_q[z_d]) > 0.01 (>= with eval.au_strict=false)", _STANDARD,
@@ -361,6 +363,44 @@ def direction(name: str) -> str:
         return PAPER_COLUMNS[name][1]
     spec = _find(name)
     return spec.direction if spec is not None else "none"
+
+
+# What each final metric measures, as `vaesweep train` groups them (by declared name; a family
+# by its pattern). A metric not listed here is shown under "other".
+GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("likelihood", ("nll", "elbo", "rec", "kl", "prior_ll", "post_ll")),
+    ("latent usage", ("mi", "au", "cu", "cu_{tau}", "mpd", "ce", "mpd_dropout", "ce_dropout", "latent_dim")),
+    (
+        "posterior and decoder",
+        ("sigma_z2", "mu_sqnorm", "logdet_cov", "sigma_x2", "implied_sigma_x2", "mse", "data_variance"),
+    ),
+    ("smoothness", ("els", "expected_gap_{scale}")),
+    (
+        "samples (FID)",
+        ("fid_prior", "fid_gmm{components}", "fid_2ndvae", "fid_interp_mid", "fid_interp_random"),
+    ),
+    ("text", ("bleu2", "bleu4", "rouge2", "rouge4", "forward_ppl", "reverse_ppl", "agreement", "f1")),
+    (
+        "representation (probes)",
+        (
+            "probe_linear",
+            "probe_mlp",
+            "robust_accuracy",
+            "accuracy_labels_{labels}",
+            "accuracy_percent_{percent}",
+            "accuracy_per_char_{labels}",
+        ),
+    ),
+    ("run", ("epochs_run", "train_seconds")),
+)
+OTHER_GROUP = "other"
+
+
+def group(name: str) -> str:
+    """The GROUPS entry of a logged metric (``OTHER_GROUP`` when none lists it)."""
+    declared = _find(name)
+    key = declared.name if declared is not None else name
+    return next((title for title, names in GROUPS if key in names), OTHER_GROUP)
 
 
 def epoch_value_label(name: str, logged: Collection[str]) -> str:
