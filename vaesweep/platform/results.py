@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from vaesweep.platform.sweep import SweepOutcome
+from vaesweep.platform.tracking import run_url
 from vaesweep.platform.trials import TrialRecord, comparison_group, trial_label
 from vaesweep.trainables import FINAL
 
@@ -133,5 +134,6 @@ def report_lines(outcome: SweepOutcome) -> list[str]:
     if outcome.local_store is not None:
         lines.append(f"MLflow runs: {where}; open the UI with  vaesweep ui --runs-dir {outcome.local_store}")
     else:
-        lines.append(f"MLflow runs: {where}; UI at {outcome.tracking_uri}")
+        link = run_url(outcome.tracking_uri, outcome.experiment_id, outcome.parent_run_id)
+        lines.append(f"MLflow runs: {where}; in the UI: {link}")
     return lines
