@@ -16,7 +16,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.platform.support import children, sweep
-from vaesweep.platform.commands import ui_lines
+from vaesweep.platform.commands import sweep_links
 from vaesweep.platform.tracking import EXPERIMENT_KIND_TAG, TRAINING_KIND, run_url
 from vaesweep.search_spaces.definitions import Arm, Experiment
 
@@ -93,7 +93,7 @@ def test_every_trial_logs_its_data_set_as_an_input_with_its_split_sizes(tracking
 
 
 def test_vaesweep_ui_links_the_latest_sweeps_parent_run(tracking_server, swept):
-    lines = ui_lines(tracking_server.uri, "RUNS")
+    lines = sweep_links(tracking_server.uri)
     link = run_url(tracking_server.uri, swept.experiment_id, swept.parent_run_id)
     assert f"latest sweep {swept.plan.name}: {link}" in lines
     assert link == (

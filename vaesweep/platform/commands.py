@@ -181,27 +181,29 @@ def command_ui(args: argparse.Namespace) -> int:
         auth=args.auth,
         artifacts_destination=args.artifacts_destination,
     )
-    return server.serve(on_ready=lambda uri: print("\n".join(ui_lines(uri, directory)), file=sys.stderr))
+    print(f"MLflow UI on {server.uri} for {directory} (Ctrl-C stops it)", file=sys.stderr)
+    return server.serve(on_ready=lambda uri: print("\n".join(sweep_links(uri)), file=sys.stderr))
 
 
-def ui_lines(uri: str, directory) -> list[str]:
-    """What ``vaesweep ui`` says once its server answers: where it is and, when the store holds a
-    sweep, the link to the latest sweep's parent run (in the UI's training view)."""
+def sweep_links(uri: str) -> list[str]:
+    """What ``vaesweep ui`` adds once its server answers, when the store holds a sweep: the link
+    to the latest sweep's parent run and to its runs table (in the UI's training view)."""
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     from vaesweep.platform.tracking import latest_sweep, run_url
 
-    lines = [f"MLflow UI on {uri} for {directory} (Ctrl-C stops it)"]
     try:
         parent = latest_sweep(MlflowClient(uri))
     except MlflowException as error:  # e.g. credentials the UI's users have and this shell lacks
-        return [*lines, f"(could not look up the latest sweep: {str(error).splitlines()[0][:160]})"]
-    if parent is not None:
-        experiment = parent.info.experiment_id
-        lines.append(f"latest sweep {parent.info.run_name}: {run_url(uri, experiment, parent.info.run_id)}")
-        lines.append(f"its runs table: {run_url(uri, experiment)}")
-    return lines
+        return [f"(could not look up the latest sweep: {str(error).splitlines()[0][:160]})"]
+    if parent is None:
+        return []
+    experiment = parent.info.experiment_id
+    return [
+        f"latest sweep {parent.info.run_name}: {run_url(uri, experiment, parent.info.run_id)}",
+        f"its runs table: {run_url(uri, experiment)}",
+    ]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
