@@ -59,12 +59,13 @@ GIT_COMMIT_TAG = "git_commit"
 STOPPED_BY_TAG = "stopped_by"  # the scheduler that stopped a trial early (asha)
 STOPPED_EPOCH_TAG = "stopped_at_epoch"
 STOP_REASON_TAG = "stop_reason"  # the epoch and the value it was judged on
-# MLflow 3.17's UI opens an experiment by its kind; this one is "model training" (runs table), not
-# GenAI (traces). The value is the UI's ExperimentKind.CUSTOM_MODEL_DEVELOPMENT.
+# The experiment kind MLflow's UI reads to open an experiment on its training runs rather than
+# GenAI traces: the UI's ExperimentKind.CUSTOM_MODEL_DEVELOPMENT (MLflow 3.17's JS bundle).
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 TRAINING_KIND = "custom_model_development"
-# The 3.17 UI picks its view from the page's ``workflowType`` (URL, else the browser's last choice,
-# else GenAI); a link with this query opens the runs table whatever the browser chose before.
+# The 3.17 bundle ships its workflow switch on, and then takes the kind from the page's
+# ``workflowType`` (the URL, else the browser's last choice, else GenAI) over the tag: a link
+# with this query opens the runs table whatever the browser chose before.
 TRAINING_VIEW = "workflowType=machine_learning"
 
 MAX_TAG_LENGTH = 5000
