@@ -62,7 +62,7 @@ def resolved_overrides(args: argparse.Namespace) -> dict[str, str]:
 
 def command_train(args: argparse.Namespace) -> int:
     from vaesweep.train import fit
-    from vaesweep.train_progress import TrainProgress
+    from vaesweep.train_progress import TrainProgress, final_metric_lines
 
     config = resolve_config(args.method, args.dataset, resolved_overrides(args))
     progress = TrainProgress(config.train.epochs, config.eval.split, quiet=args.json)
@@ -85,8 +85,7 @@ def command_train(args: argparse.Namespace) -> int:
             )
         )
     else:
-        for key in sorted(metrics):
-            print(f"{key:>20s}  {metrics[key]:.4f}")
+        print("\n".join(final_metric_lines(metrics)))
     return 0
 
 

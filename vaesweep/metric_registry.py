@@ -18,7 +18,7 @@ import dataclasses
 import functools
 import importlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,7 @@ class MetricSpec:
     producer: str  # "module:function" that computes it
     validation: str = NEVER
     epoch_estimate: str = ""
+    epoch_estimate_label: str = ""  # what the estimate is, as progress lines name it
     values_field: str = ""
     values: tuple[Any, ...] = ()
     value_format: str = ""
@@ -170,9 +171,12 @@ DECLARED: tuple[MetricSpec, ...] = (
           "-(rec + kl): the evidence lower bound", _STANDARD, validation=ALWAYS),
     MetricSpec("nll", "NLL", NATS, "min", FINAL, "DU-VAE",
           "-log p(x) by importance sampling with eval.nll_samples samples (IWAE estimator)",
-          f"{_EVAL}:importance_weighted_nll", validation=WITH_ALL, epoch_estimate=f"{_EVAL}:elbo_loss"),
+          f"{_EVAL}:importance_weighted_nll", validation=WITH_ALL, epoch_estimate=f"{_EVAL}:elbo_loss",
+          epoch_estimate_label="-ELBO (an upper bound of NLL)"),
     MetricSpec("mi", "MI", NATS, "max", FINAL, "DU-VAE",
-          "mutual information I(x, z) under the aggregated posterior of the evaluation set",
+          "mutual information I(x, z) under q(x, z) = p_data(x) q(z|x) of the evaluation set; a "
+          "one-sample Monte Carlo estimate (log q(z) over all N posteriors), at most log N and "
+          "slightly negative when I is near 0",
           _STANDARD, validation=ALWAYS),
     MetricSpec("au", "AU", DIMS, "max", FINAL, "DU-VAE",
           "active units: dimensions with Var_x(E_q[z_d]) > 0.01 (>= with eval.au_strict=false)", _STANDARD,
@@ -382,6 +386,56 @@ def is_wall_clock(name: str) -> bool:
     does not reproduce)."""
     spec = _find(name)
     return spec is not None and spec.unit == SECONDS
+
+
+# What each final metric measures, as `vaesweep train` groups them (by declared name; a family
+# by its pattern). A metric not listed here is shown under "other".
+GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("likelihood", ("nll", "elbo", "rec", "kl", "prior_ll", "post_ll")),
+    ("latent usage", ("mi", "au", "cu", "cu_{tau}", "mpd", "ce", "mpd_dropout", "ce_dropout", "latent_dim")),
+    (
+        "posterior and decoder",
+        ("sigma_z2", "mu_sqnorm", "logdet_cov", "sigma_x2", "implied_sigma_x2", "mse", "data_variance"),
+    ),
+    ("smoothness", ("els", "expected_gap_{scale}")),
+    (
+        "samples (FID)",
+        ("fid_prior", "fid_gmm{components}", "fid_2ndvae", "fid_interp_mid", "fid_interp_random"),
+    ),
+    ("text", ("bleu2", "bleu4", "rouge2", "rouge4", "forward_ppl", "reverse_ppl", "agreement", "f1")),
+    (
+        "representation (probes)",
+        (
+            "probe_linear",
+            "probe_mlp",
+            "robust_accuracy",
+            "accuracy_labels_{labels}",
+            "accuracy_percent_{percent}",
+            "accuracy_per_char_{labels}",
+        ),
+    ),
+    ("run", ("epochs_run", "train_seconds")),
+)
+OTHER_GROUP = "other"
+
+
+def group(name: str) -> str:
+    """The GROUPS entry of a logged metric (``OTHER_GROUP`` when none lists it)."""
+    declared = _find(name)
+    key = declared.name if declared is not None else name
+    return next((title for title, names in GROUPS if key in names), OTHER_GROUP)
+
+
+def epoch_value_label(name: str, logged: Collection[str]) -> str:
+    """What stands in for ``name`` mid-run, where ASHA and Optuna compare trials (see
+    vaesweep.trainables.vae_trial.epoch_objective): its validation value when the epoch logged
+    it (``logged``: the epoch's metric names), else its declared estimate on validation."""
+    spec = metric_spec(name)
+    if spec.scope == EPOCH:
+        return spec.label
+    if VALIDATION_PREFIX + name in logged or not spec.epoch_estimate:
+        return f"valid {spec.label}"
+    return f"valid {spec.epoch_estimate_label or spec.epoch_estimate}"
 
 
 def measured_every_epoch(name: str) -> bool:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
 from typing import TextIO
 
 from tqdm import tqdm
 
+from vaesweep import metric_registry
 from vaesweep.train import EpochReport
 
 # (metric key, shown as): what an epoch line shows of each phase, when the run logs it
@@ -56,6 +58,40 @@ def format_epoch(epoch: int, epochs: int, metrics: dict[str, float], seconds: fl
         f"{seconds:.1f} s",
     ]
     return " | ".join(part for part in parts if part)
+
+
+BETTER = {"min": "lower is better", "max": "higher is better"}
+
+
+def _position(name: str) -> tuple[int, int, str]:
+    """Where a metric goes: its group's place in GROUPS, its place in the group, its name."""
+    spec = metric_registry.metric_spec(name) if metric_registry.is_declared(name) else None
+    key = spec.name if spec is not None else name
+    for index, (_, names) in enumerate(metric_registry.GROUPS):
+        if key in names:
+            return index, names.index(key), name
+    return len(metric_registry.GROUPS), 0, name
+
+
+def final_metric_lines(metrics: Mapping[str, float]) -> list[str]:
+    """The final metrics under headings of what they measure (metric_registry.GROUPS), each as
+    ``label  value unit  (which direction is better; the paper that defines it)  what it is``."""
+    lines: list[str] = []
+    heading = None
+    for name in sorted(metrics, key=_position):
+        title = metric_registry.group(name)
+        if title != heading:
+            lines += [*([""] if lines else []), f"{title}:"]
+            heading = title
+        value = format_number(metrics[name])
+        if not metric_registry.is_declared(name):
+            lines.append(f"  {name:<22s} {value:>10s}")
+            continue
+        spec = metric_registry.metric_spec(name)
+        notes = "; ".join(n for n in (BETTER.get(spec.direction, ""), spec.paper) if n)
+        label, notes = metric_registry.label(name), f"({notes})" if notes else ""
+        lines.append(f"  {label:<22s} {value:>10s} {spec.unit:<13s} {notes}  {spec.description}")
+    return lines
 
 
 class TrainProgress:

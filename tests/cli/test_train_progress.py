@@ -87,6 +87,8 @@ def test_the_command_prints_epoch_lines_to_stderr_and_nothing_extra_with_json():
     assert plain.returncode == 0, plain.stderr
     assert "epoch 1/2  train loss" in plain.stderr and "{" not in plain.stderr
     assert "\r" not in plain.stderr  # not a terminal: no bars
+    assert plain.stdout.startswith("likelihood:\n  NLL ")  # the final metrics, grouped and explained
+    assert "(lower is better; DU-VAE)" in plain.stdout.splitlines()[1]
     quiet = subprocess.run([*base, "--json", *tiny], capture_output=True, text=True, timeout=600)
     assert quiet.returncode == 0 and quiet.stdout.startswith("{")
     assert "epoch 1/2" not in quiet.stderr

@@ -21,6 +21,7 @@ from vaesweep.analysis.claims import VERDICTS, evaluate_claims, render_ledger
 from vaesweep.analysis.plots import Plot, make_figures
 from vaesweep.analysis.render import latex_escape, render_list
 from vaesweep.analysis.runs import RunSource
+from vaesweep.analysis.study import StudySection, study_section
 from vaesweep.analysis.tables import Table, tables_for
 
 _HTML_STYLE = """
@@ -45,6 +46,7 @@ class Report:
     ledger: pd.DataFrame
     plots: list[Plot]
     directory: Path
+    study: StudySection | None = None  # an Optuna sweep's study: importances and its figures
 
     @property
     def parent_run_id(self) -> str | None:
@@ -53,27 +55,53 @@ class Report:
         return None if parents.empty else parents[schema.PARENT_ID].iloc[-1]
 
     def summary_lines(self) -> list[str]:
-        status = self.runs[schema.STATUS].value_counts().to_dict()
+        outcomes = self.runs.apply(_outcome, axis=1) if len(self.runs) else pd.Series(dtype=str)
         lines = [
             f"source: {self.source}",
-            "trials: " + ", ".join(f"{n} {s.lower()}" for s, n in status.items()),
+            "trials: " + ", ".join(f"{n} {s}" for s, n in outcomes.value_counts().to_dict().items()),
         ]
         verdicts = self.ledger["verdict"].value_counts().to_dict()
         lines.append("claims: " + ", ".join(f"{verdicts.get(v, 0)} {v}" for v in VERDICTS))
-        failed = self.runs[self.runs[schema.STATUS] != schema.FINISHED]
-        for row in failed.itertuples():
-            reason = row.failure_reason if isinstance(row.failure_reason, str) else "no reason recorded"
+        if (outcomes == "stopped").any():
             lines.append(
-                f"{row.status.lower()} trial {row.run_id[:8]} ({row.arm}, seed {row.seed}): {reason}"
+                "trials stopped early by a scheduler (judged on a mid-run value) have no final "
+                "evaluation: the tables and claims leave them out"
             )
+        others = self.runs[self.runs[schema.STATUS] != schema.FINISHED]
+        for row, outcome in zip(others.itertuples(), outcomes[others.index], strict=True):
+            reason = next(
+                (
+                    r
+                    for r in (row.stop_reason, row.failure_reason)
+                    if isinstance(r, str) and r not in ("", "None")
+                ),
+                "no reason recorded",
+            )
+            lines.append(f"{outcome} trial {row.run_id[:8]} ({row.arm}, seed {row.seed}): {reason}")
         return lines
+
+
+def _outcome(run: pd.Series) -> str:
+    """A trial's outcome in the platform's word (stopped, interrupted, ...) where it set one."""
+    word = run.get("trial_status")
+    if run[schema.STATUS] != schema.FINISHED and isinstance(word, str) and word not in ("", "None"):
+        return word
+    return str(run[schema.STATUS]).lower()
 
 
 def build_report(source: RunSource, runs: pd.DataFrame, directory: Path, title: str) -> Report:
     """Tables, ledger and figures (drawn into ``directory``/figures) for ``runs``."""
     histories = source.histories(runs[schema.RUN_ID])
     plots = make_figures(runs, histories, source.artifact, directory / "figures")
-    return Report(title, source.description, runs, tables_for(runs), evaluate_claims(runs), plots, directory)
+    report = Report(
+        title, source.description, runs, tables_for(runs), evaluate_claims(runs), plots, directory
+    )
+    parent = report.parent_run_id
+    params = source.parent_params(parent) if parent is not None else {}
+    report.study = study_section(params, params.get("metric", "objective"), directory / "figures")
+    if report.study is not None:
+        report.plots = [*plots, *report.study.plots]
+    return report
 
 
 # -- formats ----------------------------------------------------------------------------------
@@ -81,6 +109,13 @@ def build_report(source: RunSource, runs: pd.DataFrame, directory: Path, title: 
 
 def _markdown(report: Report) -> str:
     out = [f"# {report.title}", "", render_list(report.summary_lines(), "md"), ""]
+    if report.study is not None:
+        out += [
+            "## Optuna study: hyper-parameter importances",
+            "",
+            render_list(report.study.lines(), "md"),
+            "",
+        ]
     for table in report.tables:
         out += [f"## {table.title}", ""] + ([f"*{table.caption}*", ""] if table.caption else [])
         out += [f"**status: {table.status}**", ""]
@@ -98,6 +133,11 @@ def _markdown(report: Report) -> str:
 
 def _html(report: Report) -> str:
     body = [f"<h1>{html.escape(report.title)}</h1>", render_list(report.summary_lines(), "html")]
+    if report.study is not None:
+        body += [
+            "<h2>Optuna study: hyper-parameter importances</h2>",
+            render_list(report.study.lines(), "html"),
+        ]
     for table in report.tables:
         body += [
             f"<h2>{html.escape(table.title)}</h2>",
@@ -131,6 +171,11 @@ def _latex(report: Report) -> str:
         rf"\section*{{{latex_escape(report.title)}}}",
         render_list(report.summary_lines(), "latex"),
     ]
+    if report.study is not None:
+        out += [
+            r"\subsection*{Optuna study: hyper-parameter importances}",
+            render_list(report.study.lines(), "latex"),
+        ]
     for table in report.tables:
         out += [
             rf"\subsection*{{{latex_escape(table.title)}}}",

@@ -150,6 +150,10 @@ class RunSource(abc.ABC):
         """Attach the report to the sweep's parent run; None where the source cannot."""
         return None
 
+    def parent_params(self, parent_run_id: str) -> dict[str, str]:
+        """The sweep's options as its parent run logged them (empty where the source has none)."""
+        return {}
+
 
 class MlflowSource(RunSource):
     """A live tracking server or store. ``target`` is a preset (experiment) or a sweep;
@@ -266,6 +270,9 @@ class MlflowSource(RunSource):
             directory.mkdir(parents=True, exist_ok=True)
             self._local[run_id, name] = Path(self.client.download_artifacts(run_id, path, str(directory)))
         return self._local[run_id, name]
+
+    def parent_params(self, parent_run_id: str) -> dict[str, str]:
+        return dict(self.client.get_run(parent_run_id).data.params)
 
     def log_report(self, directory: Path, parent_run_id: str) -> str | None:
         self.client.log_artifacts(parent_run_id, str(directory), schema.REPORT_ARTIFACT_PATH)

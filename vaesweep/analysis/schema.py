@@ -27,6 +27,11 @@ TAGS: dict[str, str] = {
     "failure_reason": "failure_reason",
     "started_from_run": "started_from_run",  # a staged trial: the run whose final model it starts from
     "started_from_arm": "started_from_arm",  # ... and that run's arm label
+    # a trial a scheduler (ASHA) stopped before its final evaluation: a KILLED run whose metrics
+    # are mid-run values, never averaged with finished trials
+    "stopped_by": "stopped_by",
+    "stopped_at_epoch": "stopped_at_epoch",
+    "stop_reason": "stop_reason",
 }
 STARTED_FROM_ARM = TAGS["started_from_arm"]
 FINISHED = "FINISHED"  # MLflow run status of a trial that completed
@@ -51,7 +56,7 @@ IDENTITY_COLUMNS = (
     END_TIME,
     *TAGS.values(),
 )
-INTEGER_IDENTITY = (SWEEP_START, START_TIME, END_TIME, "seed")
+INTEGER_IDENTITY = (SWEEP_START, START_TIME, END_TIME, "seed", "stopped_at_epoch")
 
 # The long frame of per-epoch values.
 HISTORY_COLUMNS = ("run_id", "step", "metric", "value")

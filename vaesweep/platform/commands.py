@@ -182,7 +182,28 @@ def command_ui(args: argparse.Namespace) -> int:
         artifacts_destination=args.artifacts_destination,
     )
     print(f"MLflow UI on {server.uri} for {directory} (Ctrl-C stops it)", file=sys.stderr)
-    return server.serve()
+    return server.serve(on_ready=lambda uri: print("\n".join(sweep_links(uri)), file=sys.stderr))
+
+
+def sweep_links(uri: str) -> list[str]:
+    """What ``vaesweep ui`` adds once its server answers, when the store holds a sweep: the link
+    to the latest sweep's parent run and to its runs table (in the UI's training view)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    from vaesweep.platform.tracking import latest_sweep, run_url
+
+    try:
+        parent = latest_sweep(MlflowClient(uri))
+    except MlflowException as error:  # e.g. credentials the UI's users have and this shell lacks
+        return [f"(could not look up the latest sweep: {str(error).splitlines()[0][:160]})"]
+    if parent is None:
+        return []
+    experiment = parent.info.experiment_id
+    return [
+        f"latest sweep {parent.info.run_name}: {run_url(uri, experiment, parent.info.run_id)}",
+        f"its runs table: {run_url(uri, experiment)}",
+    ]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

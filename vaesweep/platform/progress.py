@@ -31,7 +31,7 @@ from vaesweep.trainables import FINAL, OBJECTIVE
 
 MONITORS: dict[str, SweepMonitor] = {}
 HEARTBEAT_S = 30.0
-_STATES = {"TERMINATED": "done", "ERROR": "failed", "RUNNING": "running"}
+_STATES = {"ERROR": "failed", "RUNNING": "running"}
 
 
 class SweepMonitor:
@@ -47,6 +47,7 @@ class SweepMonitor:
         self.best_shown: tuple[str, str] | None = None  # the group of the latest final result
         self.started = time.monotonic()
         self.last_line = self.started
+        self.ended: set[str] = set()  # trials Tune completed (finished, or stopped by the scheduler)
 
     # -- output ---------------------------------------------------------------------------
     def begin(self, uri: str) -> None:
@@ -72,18 +73,26 @@ class SweepMonitor:
         self.ended_stages += self.trials
         self.trials = []
 
+    def outcome(self, trial) -> TrialOutcome:
+        """A trial's outcome; a stopped one names this sweep's scheduler and objective."""
+        ended = trial.trial_id in self.ended
+        return trial_outcome(trial, self.plan.options.scheduler or "", self.plan.metric, ended=ended)
+
     def counts(self) -> dict[str, int]:
-        counts = {"done": 0, "running": 0, "failed": 0}
+        counts = {"finished": 0, "stopped": 0, "running": 0, "failed": 0}
         for trial in self.all_trials():
-            state = _STATES.get(trial.status)
-            if state:
-                counts[state] += 1
+            if trial.status == "TERMINATED" or trial.trial_id in self.ended:  # stopped: no final evaluation
+                counts["finished" if trial.last_result.get(FINAL) else "stopped"] += 1
+            elif trial.status in _STATES:
+                counts[_STATES[trial.status]] += 1
         counts["pending"] = max(0, self.plan.size - sum(counts.values()))
         return counts
 
     def summary(self) -> str:
         c = self.counts()
-        text = f"{c['done']}/{self.plan.size} done, {c['running']} running, {c['failed']} failed"
+        stopped = f", {c['stopped']} stopped early" if c["stopped"] else ""
+        text = f"{c['finished']}/{self.plan.size} finished{stopped}, {c['running']} running, "
+        text += f"{c['failed']} failed"
         if self.best_shown is not None:
             value, label = self.best[self.best_shown]
             among = f" among {self.best_shown[1]} decoders" if len(self.best) > 1 else ""
@@ -110,7 +119,8 @@ class SweepMonitor:
 
     def on_complete(self, trial, trials: list) -> None:
         self.trials = trials
-        outcome = trial_outcome(trial)
+        self.ended.add(trial.trial_id)  # Tune marks it TERMINATED only after its callbacks
+        outcome = self.outcome(trial)
         label = trial_label(trial.config.get("trial", {}))
         if outcome.state == "stopped":
             self.tracking.settle(trial_key(trial_spec(trial)), outcome)
@@ -122,7 +132,7 @@ class SweepMonitor:
 
     def on_error(self, trial, trials: list) -> None:
         self.trials = trials
-        outcome = trial_outcome(trial)
+        outcome = self.outcome(trial)
         self.tracking.settle(trial_key(trial_spec(trial)), outcome)
         self.line(
             f"FAILED    {trial_label(trial.config.get('trial', {}))}: {outcome.reason} | {self.summary()}"
@@ -143,10 +153,10 @@ class SweepMonitor:
     def outcomes(self) -> dict[str, TrialOutcome]:
         """Every trial's outcome by its trial key (how its MLflow child run is found), over every
         stage that ran."""
-        return {trial_key(trial_spec(t)): trial_outcome(t) for t in self.all_trials()}
+        return {trial_key(trial_spec(t)): self.outcome(t) for t in self.all_trials()}
 
     def records(self) -> list[TrialRecord]:
-        return [TrialRecord(trial_spec(t), trial_outcome(t), dict(t.last_result)) for t in self.all_trials()]
+        return [TrialRecord(trial_spec(t), self.outcome(t), dict(t.last_result)) for t in self.all_trials()]
 
 
 class ProgressCallback(Callback):

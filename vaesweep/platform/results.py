@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import pandas as pd
 
 from vaesweep.platform.sweep import SweepOutcome
-from vaesweep.platform.trials import TrialRecord, comparison_group
+from vaesweep.platform.tracking import run_url
+from vaesweep.platform.trials import TrialRecord, comparison_group, trial_label
 from vaesweep.trainables import FINAL
 
 
@@ -55,14 +56,16 @@ def table_metrics(outcome: SweepOutcome) -> list[str]:
 def summary_table(
     frame: pd.DataFrame, metrics: Sequence[str], sort: tuple[str, str] | None = None
 ) -> pd.DataFrame:
-    """Per data set and arm: finished and failed trials, and mean ± std over seeds of each metric
-    (finished trials only). ``sort`` = (metric, mode) orders rows best first."""
+    """Per data set and arm: finished, stopped (by the scheduler, before their final evaluation)
+    and failed trials, and mean ± std over seeds of each metric (finished trials only: a stopped
+    trial's numbers are mid-run values). ``sort`` = (metric, mode) orders rows best first."""
     if frame.empty:
         return pd.DataFrame()
     groups = frame.groupby(["dataset", "arm"], sort=False)
     table = pd.DataFrame(
         {
             "finished": groups["state"].agg(lambda s: int((s == "finished").sum())),
+            "stopped": groups["state"].agg(lambda s: int((s == "stopped").sum())),
             "failed": groups["state"].agg(lambda s: int((s == "failed").sum())),
         }
     )
@@ -105,6 +108,11 @@ def report_lines(outcome: SweepOutcome) -> list[str]:
     table = summary_table(frame, table_metrics(outcome), sort)
     lines = [f"sweep {plan.name}: {outcome.status} in {outcome.seconds:.0f}s"]
     lines += [table.to_string() if not table.empty else "(no trial finished)"]
+    for record in outcome.records:
+        if record.outcome.state in ("stopped", "failed"):
+            lines.append(
+                f"{record.outcome.state} {trial_label(record.spec.as_dict())}: {record.outcome.reason}"
+            )
     bests = best_records(outcome)
     for (dataset, likelihood), best in bests.items():
         among = f" (best among {likelihood} decoders on {dataset})" if len(bests) > 1 else ""
@@ -116,6 +124,11 @@ def report_lines(outcome: SweepOutcome) -> list[str]:
         if best.spec.start_from is not None:  # a staged trial: train alone cannot give it its start
             start = best.spec.start_from
             lines.append(f"  (it starts from the final model of run {start.get('run_id')}, {start['arm']})")
+    if plan.space is not None:
+        from vaesweep.platform.study import shown_storage, study_name, study_storage
+
+        storage = shown_storage(study_storage(plan))
+        lines.append(f"Optuna study {study_name(plan)}: open it with  optuna-dashboard {storage}")
     if outcome.status == "KILLED":
         lines.append(
             f"interrupted: continue with  vaesweep sweep {plan.options.target} --resume --name {plan.name}"
@@ -124,5 +137,6 @@ def report_lines(outcome: SweepOutcome) -> list[str]:
     if outcome.local_store is not None:
         lines.append(f"MLflow runs: {where}; open the UI with  vaesweep ui --runs-dir {outcome.local_store}")
     else:
-        lines.append(f"MLflow runs: {where}; UI at {outcome.tracking_uri}")
+        link = run_url(outcome.tracking_uri, outcome.experiment_id, outcome.parent_run_id)
+        lines.append(f"MLflow runs: {where}; in the UI: {link}")
     return lines

@@ -267,10 +267,13 @@ class TrackingServer:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
-    def serve(self) -> int:
-        """Serve until interrupted (``vaesweep ui``); the server never outlives this process."""
+    def serve(self, on_ready: Callable[[str], None] | None = None) -> int:
+        """Serve until interrupted (``vaesweep ui``); the server never outlives this process.
+        ``on_ready`` is given the server's URI once it answers."""
         self.start()
         try:
+            if on_ready is not None:
+                on_ready(self.uri)
             return self.process.wait()
         except KeyboardInterrupt:
             return 0

@@ -97,12 +97,20 @@ def _tuner(plan: SweepPlan, trainable, stage: Stage):
     search_alg, num_samples = None, 1
     if plan.space is not None:
         from optuna.samplers import TPESampler
-        from ray.tune.search.optuna import OptunaSearch
+
+        from vaesweep.platform.study import open_storage, study_name, study_storage
+        from vaesweep.platform.study_search import StoredStudySearch
 
         seed = plan.options.seeds[0] if plan.options.seeds else 0
-        # a define-by-run space takes metric and mode here: Tune does not pass TuneConfig's to it
-        search_alg = OptunaSearch(
-            space=plan.space, metric=OBJECTIVE, mode=plan.mode, sampler=TPESampler(seed=seed)
+        # a define-by-run space takes metric and mode here: Tune does not pass TuneConfig's to it;
+        # the study lives in an RDB storage (vaesweep.platform.study), where Optuna's tools find it
+        search_alg = StoredStudySearch(
+            space=plan.space,
+            metric=OBJECTIVE,
+            mode=plan.mode,
+            sampler=TPESampler(seed=seed),
+            study_name=study_name(plan),
+            storage=open_storage(study_storage(plan)),
         )
         num_samples = plan.options.num_samples
     scheduler = None
@@ -203,7 +211,15 @@ def _parameters(plan: SweepPlan) -> dict[str, Any]:
         "dataset": options.dataset or "preset",
         "overrides": json.dumps(options.overrides, sort_keys=True),
         "storage": plan.path,
+        **(_study_parameters(plan) if plan.space is not None else {}),
     }
+
+
+def _study_parameters(plan: SweepPlan) -> dict[str, str]:
+    """Where an Optuna sweep's study is (the report and optuna-dashboard read it from there)."""
+    from vaesweep.platform.study import shown_storage, study_name, study_storage
+
+    return {"optuna_storage": shown_storage(study_storage(plan)), "optuna_study": study_name(plan)}
 
 
 def run_sweep(plan: SweepPlan, *, out: IO[str] = sys.stderr) -> SweepOutcome:

@@ -17,6 +17,9 @@ vaesweep.analysis.schema reads.
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
+import json
 import logging
 import os
 import subprocess
@@ -29,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -56,6 +59,17 @@ GIT_COMMIT_TAG = "git_commit"
 STARTED_FROM_RUN_TAG = "started_from_run"  # a staged trial: the run whose final model it starts from
 STARTED_FROM_ARM_TAG = "started_from_arm"  # ... and that run's arm
 CHECKPOINT_ARTIFACT = "checkpoint"  # where a trial's final checkpoint is logged
+STOPPED_BY_TAG = "stopped_by"  # the scheduler that stopped a trial early (asha)
+STOPPED_EPOCH_TAG = "stopped_at_epoch"
+STOP_REASON_TAG = "stop_reason"  # the epoch and the value it was judged on
+# The experiment kind MLflow's UI reads to open an experiment on its training runs rather than
+# GenAI traces: the UI's ExperimentKind.CUSTOM_MODEL_DEVELOPMENT (MLflow 3.17's JS bundle).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+TRAINING_KIND = "custom_model_development"
+# The 3.17 bundle ships its workflow switch on, and then takes the kind from the page's
+# ``workflowType`` (the URL, else the browser's last choice, else GenAI) over the tag: a link
+# with this query opens the runs table whatever the browser chose before.
+TRAINING_VIEW = "workflowType=machine_learning"
 
 MAX_TAG_LENGTH = 5000
 BATCH_LIMIT = 100  # MLflow accepts at most 100 params (and 1,000 metrics) per log_batch
@@ -266,6 +280,71 @@ def failure_tags(error: BaseException) -> dict[str, Any]:
     return tags
 
 
+SPLITS = ("train", "valid", "test")
+
+
+@functools.lru_cache(maxsize=16)
+def _dataset(data: tuple[tuple[str, Any], ...]) -> Dataset:
+    """``dataset_input``'s work, once per data configuration in a worker (actors are reused)."""
+    from vaesweep.data import dataset_info, load_dataset
+    from vaesweep.data.cache import MANIFEST, dataset_cache_dir
+
+    config = RunConfig.from_dict(dict(data)).data
+    info = dataset_info(config.name)
+    directory = Path(config.path) if config.path else dataset_cache_dir(config.name)
+    if info.embedded:
+        source, files = f"vaesweep:{config.name}", {}
+    elif (directory / MANIFEST).is_file():  # its files' SHA-256 are there already: no data is read
+        source = str(directory)
+        files = {k: v["sha256"] for k, v in json.loads((directory / MANIFEST).read_text())["files"].items()}
+    else:
+        source = str(directory)
+        files = {p.name: p.stat().st_size for p in sorted(directory.iterdir()) if p.is_file()}
+    loaded = load_dataset(config)
+    sizes = {split: len(loaded.split(split)) for split in SPLITS}
+    text = json.dumps({"data": dict(data), "files": files, "sizes": sizes}, sort_keys=True, default=str)
+    profile = {
+        "kind": info.kind,
+        "splits": sizes,
+        **({"max_train": config.max_train} if config.max_train else {}),
+    }
+    return Dataset(
+        name=config.name,
+        digest=hashlib.sha256(text.encode()).hexdigest()[:16],
+        source_type="local" if not info.embedded else "code",
+        source=json.dumps({"uri": source}),
+        profile=json.dumps(profile),
+    )
+
+
+def dataset_input(config: RunConfig) -> DatasetInput:
+    """The data set a trial trains on, as an MLflow input (the runs table's Dataset column):
+    name, a digest of what fixes its contents (the data section of the config, the cache's file
+    hashes, the split sizes), its source and a profile with the split sizes."""
+    data = tuple(sorted((k, v) for k, v in config.flatten().items() if k.startswith("data.")))
+    return DatasetInput(_dataset(data), [InputTag("mlflow.data.context", "training")])
+
+
+def run_url(uri: str, experiment_id: str, run_id: str | None = None) -> str:
+    """Where the MLflow UI at ``uri`` shows a run (or, without one, the experiment's runs table)."""
+    page = f"{uri.rstrip('/')}/#/experiments/{experiment_id}"
+    return f"{page}/runs/{run_id}?{TRAINING_VIEW}" if run_id else f"{page}/runs?{TRAINING_VIEW}"
+
+
+def latest_sweep(client: MlflowClient):
+    """The newest parent run of a sweep in any experiment, or None when the store has none."""
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    if not experiments:
+        return None
+    found = client.search_runs(
+        experiments,
+        filter_string=f"tags.{SWEEP_TAG} != '' and tags.`{PARENT_TAG}` IS NULL",
+        order_by=["attributes.start_time DESC"],
+        max_results=200,
+    )
+    return next((run for run in found if PARENT_TAG not in run.data.tags), None)
+
+
 @dataclass(frozen=True)
 class TrackingTarget:
     """Where a trial logs: the server, the preset's experiment and the sweep's parent run.
@@ -332,10 +411,16 @@ class TrialRun:
             self.tags[STARTED_FROM_RUN_TAG] = spec.start_from.get("run_id") or "none (it did not finish)"
         self.params = [Param(k, str(v)) for k, v in config.flatten().items()]
         self.run_name = f"{spec.arm} | {spec.dataset} | seed {spec.seed}"
+        self.config = config
+        self.dataset: DatasetInput | None = None
 
     def open(self) -> dict[str, float] | None:
         """Create the child run or continue this trial's; its final metrics instead (and the run
         left as it is) when an earlier attempt finished it. Waits for the server."""
+        try:
+            self.dataset = dataset_input(self.config)
+        except (OSError, ValueError) as error:  # no data: training raises it and fail() records it
+            logger.warning("data set of trial %s not logged as an input: %s", self.key, error)
         return self.buffer.call(self._open, self.target.flush_timeout_s)
 
     def _open(self, client: MlflowClient) -> dict[str, float] | None:
@@ -365,6 +450,9 @@ class TrialRun:
         self.run_id = run.info.run_id
         params = [p for p in self.params if p.key not in logged_params]
         _log_batch(client, self.run_id, params=params, tags=_tags({**self.tags, ATTEMPTS_TAG: attempts}))
+        logged_inputs = existing.inputs.dataset_inputs if existing is not None and existing.inputs else []
+        if self.dataset is not None and not logged_inputs:
+            client.log_inputs(self.run_id, datasets=[self.dataset])
         return None
 
     def log_epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
@@ -466,11 +554,20 @@ class SweepRun:
             # MLflow keeps a deleted experiment's name; new runs cannot go into it until restored.
             logger.warning("MLflow experiment %r was deleted; restoring it for this sweep", experiment)
             self.buffer.call(lambda client: client.restore_experiment(found.experiment_id), timeout_s=60)
-        experiment_id = (
-            found.experiment_id
-            if found is not None
-            else self.buffer.call(lambda client: client.create_experiment(experiment), timeout_s=60)
-        )
+        kind = {EXPERIMENT_KIND_TAG: TRAINING_KIND}
+        if found is None:
+            experiment_id = self.buffer.call(
+                lambda client: client.create_experiment(experiment, tags=kind), timeout_s=60
+            )
+        else:  # one made before vaesweep tagged its experiments
+            experiment_id = found.experiment_id
+            if found.tags.get(EXPERIMENT_KIND_TAG) != TRAINING_KIND:
+                self.buffer.call(
+                    lambda client: client.set_experiment_tag(
+                        experiment_id, EXPERIMENT_KIND_TAG, TRAINING_KIND
+                    ),
+                    timeout_s=60,
+                )
         all_tags = _tag_dict({**tags, SWEEP_TAG: sweep})
         parent = self._existing_parent(experiment_id, sweep) if resume else None
         if parent is None:  # with its sweep tag in the same call, so a resume finds it
@@ -525,7 +622,7 @@ class SweepRun:
         def settle(client: MlflowClient) -> None:
             run = find_child(client, self.target, key)
             if run is not None and run.info.status == "RUNNING":
-                self._close_child(client, run.info.run_id, outcome.state, outcome.reason)
+                self._close_child(client, run.info.run_id, outcome)
 
         self.buffer.submit(settle)
 
@@ -545,23 +642,25 @@ class SweepRun:
                 continue
             run_id = run.info.run_id
             outcome = outcomes.get(run.data.tags.get(TRIAL_KEY_TAG, ""))
-            if outcome is not None and outcome.terminal:
-                state, reason = outcome.state, outcome.reason
-            elif outcome is None or interrupted:
-                state, reason = "interrupted", ""
-            else:
+            if outcome is None or (interrupted and not outcome.terminal):
+                outcome = TrialOutcome(run.data.tags.get(TRIAL_ID_TAG, ""), "interrupted")
+            elif not outcome.terminal:
                 continue
             self.buffer.submit(
-                lambda client, run_id=run_id, state=state, reason=reason: self._close_child(
-                    client, run_id, state, reason
-                )
+                lambda client, run_id=run_id, outcome=outcome: self._close_child(client, run_id, outcome)
             )
         self.buffer.flush()
 
     @staticmethod
-    def _close_child(client: MlflowClient, run_id: str, state: str, reason: str) -> None:
-        status, word = _SETTLED[state]
-        tags = {STATUS_TAG: word, **({FAILURE_TAG: reason} if reason else {})}
+    def _close_child(client: MlflowClient, run_id: str, outcome: TrialOutcome) -> None:
+        status, word = _SETTLED[outcome.state]
+        tags: dict[str, Any] = {STATUS_TAG: word}
+        if outcome.state == "stopped":
+            tags |= {STOP_REASON_TAG: outcome.reason, STOPPED_BY_TAG: outcome.stopped_by or "scheduler"}
+            if outcome.stopped_at_epoch is not None:
+                tags[STOPPED_EPOCH_TAG] = outcome.stopped_at_epoch
+        elif outcome.reason:
+            tags[FAILURE_TAG] = outcome.reason
         _log_batch(client, run_id, tags=_tags(tags))
         client.set_terminated(run_id, RunStatus.to_string(status))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ class TrialOutcome:
     trial_id: str
     state: str  # pending, running, finished, stopped, failed
     reason: str = ""
+    stopped_by: str = ""  # the scheduler that stopped it (e.g. asha)
+    stopped_at_epoch: int | None = None
 
     @property
     def terminal(self) -> bool:
@@ -88,16 +91,27 @@ def failure_reason(trial) -> str:
     return f"{type(cause).__name__}: {first[0] if first else ''}".strip()
 
 
-def trial_outcome(trial) -> TrialOutcome:
-    """Tune's status of a trial in the platform's words (a stopped trial ended without its
-    final evaluation: the scheduler stopped it)."""
-    from vaesweep.trainables import FINAL  # imports Ray: only where Tune's trials are
+def trial_outcome(trial, scheduler: str = "", metric: str = "", ended: bool = False) -> TrialOutcome:
+    """Tune's status of a trial in the platform's words (``ended``: Tune says it completed, as
+    its callbacks hear before the status is TERMINATED). Tune ends a trial the scheduler stopped
+    as TERMINATED too; it lacks the FINAL key a trial's completed evaluation reports, and is
+    described by the epoch and the value it was judged on (the per-epoch stand-in of
+    ``metric``)."""
+    from vaesweep.metric_registry import epoch_value_label
+    from vaesweep.trainables import FINAL, OBJECTIVE  # imports Ray: only where Tune's trials are
 
-    if trial.status == "TERMINATED":
-        if trial.last_result.get(FINAL):
+    if trial.status == "TERMINATED" or ended:
+        result = trial.last_result
+        if result.get(FINAL):
             return TrialOutcome(trial.trial_id, "finished")
-        epochs = trial.last_result.get("epoch", 0)
-        return TrialOutcome(trial.trial_id, "stopped", f"stopped by the scheduler after epoch {epochs:.0f}")
+        epoch = int(result.get("epoch", 0))
+        judged = (
+            f"{epoch_value_label(metric, result)} = {result.get(OBJECTIVE, math.nan):.4g}" if metric else ""
+        )
+        reason = f"stopped at epoch {epoch} by {scheduler.upper() or 'the scheduler'}" + (
+            f": {judged}" if judged else ""
+        )
+        return TrialOutcome(trial.trial_id, "stopped", reason, stopped_by=scheduler, stopped_at_epoch=epoch)
     if trial.status == "ERROR":
         return TrialOutcome(trial.trial_id, "failed", failure_reason(trial))
     return TrialOutcome(trial.trial_id, "running" if trial.status == "RUNNING" else "pending")
