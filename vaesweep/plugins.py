@@ -16,6 +16,8 @@ import os
 import sys
 from pathlib import Path
 
+from vaesweep.errors import ConfigError
+
 ENVIRONMENT_VARIABLE = "VAESWEEP_PLUGINS"
 
 
@@ -29,7 +31,12 @@ def load_plugins() -> None:
     imported again: Python keeps it in ``sys.modules``)."""
     for name in plugin_names():
         if name not in sys.modules:
-            importlib.import_module(name)
+            try:
+                importlib.import_module(name)
+            except ImportError as error:
+                raise ConfigError(
+                    ENVIRONMENT_VARIABLE, name, f"modules Python can import (sys.path); importing it: {error}"
+                ) from error
 
 
 def worker_environment() -> dict[str, str]:

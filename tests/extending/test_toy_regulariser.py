@@ -175,3 +175,19 @@ def test_a_grid_over_the_toy_method_runs_on_ray_workers_and_reaches_the_report(
     table = "\n".join(report_lines(outcome))
     rows = [line for line in table.splitlines() if "Toy-VAE (w_mu=" in line]
     assert len(rows) == 2 and all("±" in row for row in rows), table
+
+
+def test_a_plugin_that_cannot_be_imported_stops_the_cli_naming_it(monkeypatch, capsys):
+    from vaesweep import cli
+
+    monkeypatch.setenv(ENVIRONMENT_VARIABLE, "tests.extending.no_such_plugin")
+    assert cli.main(["methods"]) == 2
+    error = capsys.readouterr().err
+    assert "VAESWEEP_PLUGINS='tests.extending.no_such_plugin'" in error and "No module named" in error
+
+
+def test_the_cli_lists_a_plugin_method(toy_plugin, capsys):
+    from vaesweep import cli
+
+    assert cli.main(["methods"]) == 0
+    assert "toy_vae" in capsys.readouterr().out
