@@ -5,6 +5,7 @@ from ``$VAESWEEP_PLUGINS``, and its rows reach the sweep's report table."""
 from __future__ import annotations
 
 import math
+import re
 import sys
 
 import pytest
@@ -164,7 +165,7 @@ def test_a_grid_over_the_toy_method_runs_on_ray_workers_and_reaches_the_report(
     assert not ray.is_initialized()
     assert outcome.status == "FINISHED", progress
     runs = children(tracking_server.uri, outcome)
-    assert sorted(r.data.tags["arm"] for r in runs) == ["Toy-VAE (w_mu=0)", "Toy-VAE (w_mu=0.5)"]
+    assert sorted(r.data.tags["arm"] for r in runs) == ["Toy-VAE (mu_weight=0)", "Toy-VAE (mu_weight=0.5)"]
     assert all(r.data.tags["status"] == "finished" for r in runs), progress
     client = MlflowClient(tracking_server.uri)
     for run in runs:
@@ -173,8 +174,10 @@ def test_a_grid_over_the_toy_method_runs_on_ray_workers_and_reaches_the_report(
         assert sorted(m.step for m in history) == [1, 2]
         assert all((m.value > 0) == (weight > 0) for m in history)
     table = "\n".join(report_lines(outcome))
-    rows = [line for line in table.splitlines() if "Toy-VAE (w_mu=" in line]
-    assert len(rows) == 2 and all("±" in row for row in rows), table
+    rows = [line.split() for line in table.splitlines() if re.search(r"^\S*\s+Toy-VAE \(mu_weight=", line)]
+    assert [row[-4:-1] for row in rows] == [["(mu_weight=0)", "1", "0"], ["(mu_weight=0.5)", "1", "0"]], table
+    assert all(math.isfinite(float(row[-1])) for row in rows)  # the objective, nll
+    assert "vaesweep train --method toy_vae" in table
 
 
 def test_a_plugin_that_cannot_be_imported_stops_the_cli_naming_it(monkeypatch, capsys):
@@ -191,3 +194,20 @@ def test_the_cli_lists_a_plugin_method(toy_plugin, capsys):
 
     assert cli.main(["methods"]) == 0
     assert "toy_vae" in capsys.readouterr().out
+
+
+def test_a_workers_config_error_reaches_the_driver_whole():
+    """Ray pickles a trial's exception: a plugin a worker cannot import must still read as a
+    ConfigError naming it, not as a TypeError from rebuilding the error."""
+    import pickle
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(ENVIRONMENT_VARIABLE, "tests.extending.no_such_plugin")
+        with pytest.raises(ConfigError) as caught:
+            load_plugins()
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert (copy.field, copy.value, str(copy)) == (
+        ENVIRONMENT_VARIABLE,
+        caught.value.value,
+        str(caught.value),
+    )
