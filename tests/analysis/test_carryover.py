@@ -94,3 +94,21 @@ def test_a_data_set_this_machine_does_not_know_is_its_own_kind():
     assert compare_across_datasets(ledger).empty
     moved = compare_across_datasets(ledger, kinds={"digits": "image", "images_from_elsewhere": "image"})
     assert _only(moved, "igp_kl_matches_c").agreement == AGREES
+
+
+def test_the_report_shows_and_writes_the_comparison(tmp_path):
+    from vaesweep.analysis.report import CARRYOVER_TITLE, Report, render_report, write_report
+
+    holding, failing = (make() for make in FRAMES["igp_kl_matches_c"])
+    runs = pd.concat([holding, _moved(failing, "mnist")], ignore_index=True)
+    ledger = evaluate_claims(runs)
+    report = Report("t", "planted", runs, [], ledger, [], tmp_path, compare_across_datasets(ledger))
+    text = render_report(report, "md")
+    assert f"## {CARRYOVER_TITLE}" in text and f"**{DISAGREES}**" in text
+    assert "claims across data sets: 0 agrees, 1 DISAGREES" in text
+    assert f"\\subsection*{{{CARRYOVER_TITLE}}}" in render_report(report, "latex")
+    assert f"<h2>{CARRYOVER_TITLE}</h2>" in render_report(report, "html")
+    written = pd.read_csv(write_report(report) / "ledger_across_datasets.csv")
+    assert written[["claim", "reference", "dataset", "agreement"]].values.tolist() == [
+        ["igp_kl_matches_c", "digits", "mnist", DISAGREES]
+    ]
