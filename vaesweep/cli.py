@@ -17,6 +17,7 @@ import sys
 from vaesweep.command_help import add_command
 from vaesweep.config import RunConfig, param_of, parse_assignments, resolve_config
 from vaesweep.errors import ConfigError, DataError
+from vaesweep.plugins import load_plugins
 
 # Command groups that live beside the packages they drive; each module has register(subparsers).
 COMMAND_GROUPS: tuple[str, ...] = (
@@ -217,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        load_plugins()  # before the parser and the registries are read (their choices include them)
+    except ConfigError as error:
+        print(f"vaesweep: error: {error}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -18,6 +18,9 @@ class ConfigError(ValueError):
         self.allowed = allowed
         super().__init__(f"{field}={value!r} is invalid: allowed {allowed}")
 
+    def __reduce__(self):  # a worker's error reaches the driver whole (Ray pickles it)
+        return (type(self), (self.field, self.value, self.allowed))
+
 
 class DataError(ValueError):
     """A data file is missing or malformed; names the file (and line, where there is one)."""

@@ -3,7 +3,8 @@
 ``build_report`` gathers everything from a run source; ``write_report`` lays it out as a
 self-contained directory (report.md with figures beside it, report.html with the figures
 embedded, report.tex, one CSV per table (and per table run on other data, its rows' ordering
-against the paper's), the ledger and the run frame); ``render_report`` gives
+against the paper's), the ledger, the claims' verdicts across data sets of one kind and the run
+frame); ``render_report`` gives
 the same text for one format, which the CLI prints.
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from vaesweep.analysis import schema
+from vaesweep.analysis.carryover import AGREEMENTS, compare_across_datasets, render_carryover
 from vaesweep.analysis.claims import VERDICTS, evaluate_claims, render_ledger
 from vaesweep.analysis.plots import Plot, make_figures
 from vaesweep.analysis.render import latex_escape, render_list
@@ -35,6 +37,9 @@ img { max-width: 100%; border: 1px solid #ddd; }
 """
 
 
+CARRYOVER_TITLE = "Claims across data sets"
+
+
 @dataclass
 class Report:
     """Everything a report shows, gathered once and written in every format."""
@@ -46,6 +51,7 @@ class Report:
     ledger: pd.DataFrame
     plots: list[Plot]
     directory: Path
+    carryover: pd.DataFrame  # the ledger's verdicts on one data set against another of its kind
     study: StudySection | None = None  # an Optuna sweep's study: importances and its figures
 
     @property
@@ -62,6 +68,11 @@ class Report:
         ]
         verdicts = self.ledger["verdict"].value_counts().to_dict()
         lines.append("claims: " + ", ".join(f"{verdicts.get(v, 0)} {v}" for v in VERDICTS))
+        if not self.carryover.empty:
+            counts = self.carryover["agreement"].value_counts().to_dict()
+            lines.append(
+                "claims across data sets: " + ", ".join(f"{counts.get(a, 0)} {a}" for a in AGREEMENTS)
+            )
         if (outcomes == "stopped").any():
             lines.append(
                 "trials stopped early by a scheduler (judged on a mid-run value) have no final "
@@ -93,8 +104,16 @@ def build_report(source: RunSource, runs: pd.DataFrame, directory: Path, title: 
     """Tables, ledger and figures (drawn into ``directory``/figures) for ``runs``."""
     histories = source.histories(runs[schema.RUN_ID])
     plots = make_figures(runs, histories, source.artifact, directory / "figures")
+    ledger = evaluate_claims(runs)
     report = Report(
-        title, source.description, runs, tables_for(runs), evaluate_claims(runs), plots, directory
+        title,
+        source.description,
+        runs,
+        tables_for(runs),
+        ledger,
+        plots,
+        directory,
+        compare_across_datasets(ledger),
     )
     parent = report.parent_run_id
     params = source.parent_params(parent) if parent is not None else {}
@@ -122,7 +141,10 @@ def _markdown(report: Report) -> str:
         out += [render_list(table.notes, "md"), ""]
         if table.status != "not run":
             out += [table.render("md"), ""]
-    out += ["## Claims ledger", "", render_ledger(report.ledger, "md"), "", "## Figures", ""]
+    out += ["## Claims ledger", "", render_ledger(report.ledger, "md"), ""]
+    if not report.carryover.empty:
+        out += [f"## {CARRYOVER_TITLE}", "", render_carryover(report.carryover, "md"), ""]
+    out += ["## Figures", ""]
     for plot in report.plots:
         if plot.path is None:
             out += [f"- **{plot.title}**: {plot.note}"]
@@ -147,7 +169,10 @@ def _html(report: Report) -> str:
         ]
         if table.status != "not run":
             body.append(table.render("html"))
-    body += ["<h2>Claims ledger</h2>", render_ledger(report.ledger, "html"), "<h2>Figures</h2>"]
+    body += ["<h2>Claims ledger</h2>", render_ledger(report.ledger, "html")]
+    if not report.carryover.empty:
+        body += [f"<h2>{CARRYOVER_TITLE}</h2>", render_carryover(report.carryover, "html")]
+    body.append("<h2>Figures</h2>")
     for plot in report.plots:
         if plot.path is None:
             body.append(f"<p><b>{html.escape(plot.title)}</b>: {html.escape(plot.note)}</p>")
@@ -185,6 +210,8 @@ def _latex(report: Report) -> str:
         if table.status != "not run":
             out += [r"\resizebox{\textwidth}{!}{%", table.render("latex"), "}"]
     out += [r"\subsection*{Claims ledger}", render_ledger(report.ledger, "latex")]
+    if not report.carryover.empty:
+        out += [rf"\subsection*{{{CARRYOVER_TITLE}}}", render_carryover(report.carryover, "latex")]
     for plot in report.plots:
         if plot.path is not None:
             out += [
@@ -199,6 +226,8 @@ def _latex(report: Report) -> str:
 def _csv(report: Report) -> str:
     parts = [f"# table: {t.name} ({t.status})\n{t.render('csv')}" for t in report.tables]
     parts.append(f"# claims ledger\n{render_ledger(report.ledger, 'csv')}")
+    if not report.carryover.empty:
+        parts.append(f"# claims across data sets\n{render_carryover(report.carryover, 'csv')}")
     return "\n".join(parts)
 
 
@@ -219,5 +248,7 @@ def write_report(report: Report) -> Path:
         if not table.ordering.empty:  # on other data: rank agreement of each column with the paper's
             table.ordering.to_csv(directory / "tables" / f"{table.name}_ordering.csv", index=False)
     (directory / "ledger.csv").write_text(render_ledger(report.ledger, "csv"), encoding="utf-8")
+    if not report.carryover.empty:
+        report.carryover.to_csv(directory / "ledger_across_datasets.csv", index=False)
     report.runs.to_csv(directory / "runs.csv", index=False)
     return directory

@@ -54,12 +54,18 @@ def _quiet_tune() -> None:
 def connect_ray(address: str | None) -> bool:
     """Join the cluster at ``address``, or start a local Ray with this machine's CPUs.
     Returns whether this call connected (and so should disconnect); an existing connection
-    (a notebook, a test) is used as it is."""
+    (a notebook, a test) is used as it is. Plugins ($VAESWEEP_PLUGINS) travel to the workers in
+    the job's runtime environment."""
     import ray
+
+    from vaesweep.plugins import worker_environment
 
     if ray.is_initialized():
         return False
-    common = {"log_to_driver": False, "logging_level": logging.WARNING}
+    common: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
+    plugins = worker_environment()
+    if plugins:  # workers import the plugins' units before they read a trial's configuration
+        common["runtime_env"] = {"env_vars": plugins}
     if address:
         ray.init(address=address, **common)
     else:
