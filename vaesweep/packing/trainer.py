@@ -660,15 +660,18 @@ def fit_pack(
     checkpoint_dir: str | Path | None = None,
     resume_from: str | Path | None = None,
     artifacts_dirs: Sequence[str | Path] | None = None,
+    member_checkpoint_dirs: Sequence[str | Path] | None = None,
     should_stop: Callable[[int, int, dict[str, float]], bool] | None = None,
 ) -> list[MemberResult]:
     """Train the configurations as one pack; one ``MemberResult`` per configuration, in order.
 
     Like ``fit``: ``report`` gets a ``PackEpochReport`` after every epoch (after the checkpoint
     is written to ``checkpoint_dir``); ``resume_from`` continues a pack checkpoint exactly;
-    ``artifacts_dirs[k]`` receives member k's artifacts. ``should_stop(member, epoch, metrics)``
-    stops a member early (it ends "stopped", without a final evaluation). Raises ConfigError
-    before anything loads when the configurations cannot share a pack.
+    ``artifacts_dirs[k]`` receives member k's artifacts and ``member_checkpoint_dirs[k]`` its
+    final model as a ``fit`` checkpoint (what an unpacked trial records).
+    ``should_stop(member, epoch, metrics)`` stops a member early (it ends "stopped", without a
+    final evaluation). Raises ConfigError before anything loads when the configurations cannot
+    share a pack.
     """
     configs = [c if isinstance(c, RunConfig) else RunConfig.from_dict(c) for c in configs]
     for config in configs:
@@ -693,5 +696,7 @@ def fit_pack(
             write_run_artifacts(
                 trainer.model, trainer.dataset, member.config, metrics, details, Path(artifacts_dirs[k])
             )
+        if member_checkpoint_dirs is not None:
+            trainer.member_checkpoint(k, member_checkpoint_dirs[k])
         results.append(MemberResult(k, FINISHED, metrics))
     return results

@@ -1,5 +1,9 @@
 """A sweep's trials in the platform's words: their label, identity, outcome and record.
 
+A Tune trial runs one trial (``{"trial": spec}``) or a pack of them (``{"pack": [spec, ...]}``,
+vaesweep.trainables.pack_trial); ``trial_members`` shows either as the trials it runs, each
+with its own outcome and result, which is all the platform reports.
+
 A trial's ``trial_key`` (a digest of its ``TrialSpec``) names its MLflow child run. Unlike
 Tune's trial id it survives everything an interrupted sweep can go through: a retry, a resume,
 and a resume that finds no Tune state (killed before Tune first stored it), where Tune starts
@@ -103,17 +107,47 @@ def trial_outcome(trial) -> TrialOutcome:
     return TrialOutcome(trial.trial_id, "running" if trial.status == "RUNNING" else "pending")
 
 
-def trial_spec(trial) -> TrialSpec:
-    """The spec a Tune trial runs (every trial of a vaesweep sweep holds one)."""
-    return TrialSpec.from_dict(trial.config["trial"])
+def trial_specs(trial) -> list[dict[str, Any]]:
+    """The serialised specs a Tune trial runs: one, or a pack's members."""
+    return list(trial.config["pack"]) if "pack" in trial.config else [trial.config["trial"]]
+
+
+def _member_record(trial, pack: TrialOutcome, spec: TrialSpec, member: Mapping[str, Any]) -> TrialRecord:
+    """A pack member's record: its own outcome while its pack reported it, else the pack's
+    (a pack that failed or was interrupted takes its unfinished members with it)."""
+    state = member.get("state")
+    if state in ("finished", "stopped", "failed"):
+        outcome = TrialOutcome(trial.trial_id, state, member.get("reason", ""))
+    elif pack.state in ("failed", "pending"):
+        outcome = pack
+    else:  # the pack runs; or it ended without this member's outcome (not a pack's last result)
+        outcome = TrialOutcome(trial.trial_id, "running" if not pack.terminal else "failed", pack.reason)
+    return TrialRecord(spec, outcome, dict(member.get("result", {})))
+
+
+def trial_members(trial) -> list[TrialRecord]:
+    """The trials a Tune trial runs, each with its outcome and last result: the trial itself,
+    or every member of a pack (read from the pack's results, vaesweep.trainables.MEMBERS)."""
+    from vaesweep.trainables import MEMBERS
+
+    specs = [TrialSpec.from_dict(s) for s in trial_specs(trial)]
+    outcome = trial_outcome(trial)
+    if len(specs) == 1:
+        return [TrialRecord(specs[0], outcome, dict(trial.last_result))]
+    members = json.loads(trial.last_result.get(MEMBERS, "[]"))
+    members += [{}] * (len(specs) - len(members))
+    return [_member_record(trial, outcome, s, m) for s, m in zip(specs, members, strict=True)]
 
 
 def trial_name(trial) -> str:
-    """Tune trial names: the arm, data set and seed a row of the table will show."""
-    return trial_label(trial.config.get("trial", {}))
+    """Tune trial names: the arm, data set and seed a row of the table will show (a pack:
+    its first member's and its size)."""
+    specs = trial_specs(trial) if ("pack" in trial.config or "trial" in trial.config) else [{}]
+    label = trial_label(specs[0])
+    return label if len(specs) == 1 else f"{label} +{len(specs) - 1} packed"
 
 
 def trial_dirname(trial) -> str:
     """Trial directories: Tune's trial id (unique) and the label, as a safe file name."""
-    slug = re.sub(r"[^A-Za-z0-9_.=-]+", "_", trial_label(trial.config.get("trial", {})))
+    slug = re.sub(r"[^A-Za-z0-9_.=+-]+", "_", trial_name(trial))
     return f"{trial.trial_id}_{slug}"[:100]
