@@ -23,6 +23,7 @@ from vaesweep.platform.trials import (
     TrialRecord,
     comparison_group,
     failure_reason,
+    member_results,
     trial_key,
     trial_label,
     trial_members,
@@ -103,14 +104,14 @@ class SweepMonitor:
         kill_point("result")
         if not result.get(FINAL):
             return
-        for record in trial_members(trial):
-            value = record.result.get(OBJECTIVE, math.nan)
-            if not record.result.get(FINAL) or not math.isfinite(value):
+        for spec, member in member_results(trial, result):
+            value = member.get(OBJECTIVE, math.nan)
+            if not member.get(FINAL) or not math.isfinite(value):
                 continue
-            group = comparison_group(record.spec)
+            group = comparison_group(spec)
             best = self.best.get(group)
             if best is None or (value < best[0] if self.plan.mode == "min" else value > best[0]):
-                self.best[group] = (value, trial_label(record.spec.as_dict()))
+                self.best[group] = (value, trial_label(spec.as_dict()))
             self.best_shown = group
 
     def on_complete(self, trial, trials: list) -> None:

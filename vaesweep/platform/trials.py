@@ -125,18 +125,35 @@ def _member_record(trial, pack: TrialOutcome, spec: TrialSpec, member: Mapping[s
     return TrialRecord(spec, outcome, dict(member.get("result", {})))
 
 
-def trial_members(trial) -> list[TrialRecord]:
-    """The trials a Tune trial runs, each with its outcome and last result: the trial itself,
-    or every member of a pack (read from the pack's results, vaesweep.trainables.MEMBERS)."""
+def _members(trial, result: Mapping[str, Any]) -> list[tuple[TrialSpec, dict[str, Any]]]:
+    """Each trial a Tune trial runs with what ``result`` says of it: the result itself for a
+    trial alone, a member's entry of the pack's ``MEMBERS`` (vaesweep.trainables) in a pack."""
     from vaesweep.trainables import MEMBERS
 
     specs = [TrialSpec.from_dict(s) for s in trial_specs(trial)]
-    outcome = trial_outcome(trial)
     if len(specs) == 1:
-        return [TrialRecord(specs[0], outcome, dict(trial.last_result))]
-    members = json.loads(trial.last_result.get(MEMBERS, "[]"))
+        return [(specs[0], dict(result))]
+    members = json.loads(result.get(MEMBERS, "[]"))
     members += [{}] * (len(specs) - len(members))
-    return [_member_record(trial, outcome, s, m) for s, m in zip(specs, members, strict=True)]
+    return list(zip(specs, members, strict=True))
+
+
+def member_results(trial, result: Mapping[str, Any]) -> list[tuple[TrialSpec, dict[str, Any]]]:
+    """Each trial of a Tune ``result`` with its own result (a pack member's: its final result
+    once it finished, else empty)."""
+    if "pack" in trial.config and len(trial.config["pack"]) > 1:
+        return [(spec, dict(member.get("result", {}))) for spec, member in _members(trial, result)]
+    return _members(trial, result)
+
+
+def trial_members(trial) -> list[TrialRecord]:
+    """The trials a Tune trial runs, each with its outcome and last result: the trial itself,
+    or every member of a pack (read from the pack's last result)."""
+    outcome = trial_outcome(trial)
+    members = _members(trial, trial.last_result)
+    if len(members) == 1:
+        return [TrialRecord(members[0][0], outcome, members[0][1])]
+    return [_member_record(trial, outcome, spec, member) for spec, member in members]
 
 
 def trial_name(trial) -> str:
