@@ -137,7 +137,7 @@ def packed_reference() -> dict[str, float]:
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 @pytest.mark.parametrize(
     "case",
-    [KillCase("result:2", damage=True, pack="3"), KillCase("checkpoint:3", pack="3")],
+    [KillCase("result:3", damage=True, pack="3"), KillCase("checkpoint:3", pack="3")],
     ids=lambda case: case.label,
 )
 def test_a_pack_killed_mid_run_resumes_to_exactly_the_runs_of_an_uninterrupted_pack(
@@ -150,3 +150,5 @@ def test_a_pack_killed_mid_run_resumes_to_exactly_the_runs_of_an_uninterrupted_p
     assert set(result.resumed_from.values()) != {"-"}  # the pack continued from its checkpoint
     if case.damage:
         assert result.damaged, "no checkpoint was registered to damage"
+        arm, epoch = result.damaged[0].rsplit("@", 1)
+        assert int(result.resumed_from[arm]) < int(epoch)  # it fell back to the checkpoint before
