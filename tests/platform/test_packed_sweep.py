@@ -152,3 +152,34 @@ def test_a_pack_killed_mid_run_resumes_to_exactly_the_runs_of_an_uninterrupted_p
         assert result.damaged, "no checkpoint was registered to damage"
         arm, epoch = result.damaged[0].rsplit("@", 1)
         assert int(result.resumed_from[arm]) < int(epoch)  # it fell back to the checkpoint before
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_asha_stops_pack_members_whose_runs_end_stopped_while_the_others_finish(tracking_server, tmp_path):
+    experiment = Experiment(
+        "packed_asha",
+        "six betas in one pack under ASHA",
+        ("digits",),
+        (Arm("beta_vae", "beta-VAE", grid={"beta": (3.2, 1.6, 0.8, 0.4, 0.2, 0.1)}),),
+        seeds=(0,),
+    )
+    outcome, progress = sweep(
+        experiment, tmp_path, tracking_server.uri, {"train.epochs": "4"}, scheduler="asha", pack="6"
+    )
+    assert outcome.status == "FINISHED", progress
+    assert "packing: 6 trials in 1 packs (6 members)" in progress
+    states = {r.spec.arm: r.outcome.state for r in outcome.records}
+    stopped = {arm for arm, state in states.items() if state == "stopped"}
+    assert stopped and "finished" in states.values() and "failed" not in states.values(), states
+    client = MlflowClient(tracking_server.uri)
+    for run in children(tracking_server.uri, outcome):
+        arm = run.data.tags["arm"]
+        epochs = [m.step for m in client.get_metric_history(run.info.run_id, "valid_rec")]
+        if arm in stopped:  # stopped at a rung: no final evaluation, settled as ASHA-stopped
+            assert run.info.status == "KILLED" and run.data.tags["status"] == "stopped", arm
+            assert "nll" not in run.data.metrics and sorted(epochs) == list(range(1, len(epochs) + 1))
+            assert len(epochs) in (1, 4)  # the rungs: epoch 1 and 4 (max_t = epochs + 1 = 5, rf = 4)
+        else:
+            assert run.info.status == "FINISHED" and "nll" in run.data.metrics, arm
+            assert sorted(epochs) == [1, 2, 3, 4]
+    assert progress.count("stopped   ") == len(stopped)

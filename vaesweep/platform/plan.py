@@ -297,8 +297,8 @@ def plan_sweep(options: SweepOptions, experiment: Experiment | None = None) -> S
 
 def _packing(options: SweepOptions, storage: str) -> tuple[PackPolicy | None, str | None]:
     """How the sweep packs (a resume: as its definition stored), and why it does not when it
-    asked to. Packs are Tune trials of a grid; Optuna suggests, and ASHA stops, one trial at a
-    time, so those sweeps run every trial alone."""
+    asked to. Packs are Tune trials of a grid; Optuna suggests one trial at a time, so an Optuna
+    sweep runs every trial alone (ASHA applies per member: vaesweep.platform.rungs)."""
     if options.resume:
         stored = (_read_definition(storage, options.name) or {}).get(PACKING_KEY)
         return (PackPolicy(**stored) if stored else None), None
@@ -312,8 +312,6 @@ def _packing(options: SweepOptions, storage: str) -> tuple[PackPolicy | None, st
         return None, None
     if options.search == "optuna":
         return None, "--search optuna runs every trial alone (packs are formed for grid searches)"
-    if options.scheduler == "asha":
-        return None, "--scheduler asha runs every trial alone (ASHA stops trials, not pack members)"
     return policy, None
 
 

@@ -75,12 +75,27 @@ def _trainable(plan: SweepPlan, open_tracker):
 
     resources = {"cpu": plan.options.cpus_per_trial, "gpu": plan.options.gpus_per_trial}
     if plan.packing is not None:
+        stop_members = None
+        if plan.options.scheduler == "asha":
+            from vaesweep.platform.rungs import MemberRungs, start_board
+
+            start_board(_board_name(plan), plan.max_epochs + 1, plan.mode)
+            stop_members = MemberRungs(_board_name(plan))
         trainable = tune.with_parameters(
-            run_pack, open_tracker=open_tracker, objective=plan.metric, mode=plan.mode
+            run_pack,
+            open_tracker=open_tracker,
+            objective=plan.metric,
+            mode=plan.mode,
+            stop_members=stop_members,
         )
     else:
         trainable = tune.with_parameters(run_trial, open_tracker=open_tracker, objective=plan.metric)
     return tune.with_resources(trainable, resources)
+
+
+def _board_name(plan: SweepPlan) -> str:
+    """The Ray actor holding a packed ASHA sweep's rungs (vaesweep.platform.rungs)."""
+    return f"vaesweep-rungs-{plan.name}"
 
 
 def _param_space(plan: SweepPlan, stage: Stage) -> dict[str, Any]:
@@ -115,11 +130,22 @@ def _tuner(plan: SweepPlan, trainable, stage: Stage):
         )
         num_samples = plan.options.num_samples
     scheduler = None
-    if plan.options.scheduler == "asha":
+    if plan.options.scheduler == "asha" and plan.packing is not None:
+        from vaesweep.platform.rungs import SweepASHA
+
+        scheduler = SweepASHA(_board_name(plan))  # ASHA per trial, packed or alone
+    elif plan.options.scheduler == "asha":
         from ray.tune.schedulers import ASHAScheduler
 
+        from vaesweep.platform.rungs import GRACE_PERIOD, REDUCTION_FACTOR, TIME_ATTR
+
         # + 1: the final evaluation is reported after the last epoch and must not be cut off
-        scheduler = ASHAScheduler(time_attr="training_iteration", max_t=plan.max_epochs + 1, grace_period=1)
+        scheduler = ASHAScheduler(
+            time_attr=TIME_ATTR,
+            max_t=plan.max_epochs + 1,
+            grace_period=GRACE_PERIOD,
+            reduction_factor=REDUCTION_FACTOR,
+        )
     return tune.Tuner(
         trainable,
         param_space=_param_space(plan, stage),
@@ -288,6 +314,10 @@ def run_sweep(plan: SweepPlan, *, out: IO[str] = sys.stderr) -> SweepOutcome:
             raise
         finally:
             MONITORS.pop(plan.name, None)
+            if plan.packing is not None and plan.options.scheduler == "asha":
+                from vaesweep.platform.rungs import stop_board
+
+                stop_board(_board_name(plan))
             tracking.close(status, monitor.counts())
             if disconnect:
                 import ray

@@ -2,6 +2,7 @@
 nothing else."""
 
 from vaesweep.trainables.pack_trial import MEMBERS, PACK_TAG, run_pack
+from vaesweep.trainables.scheduling import StopMembers
 from vaesweep.trainables.tracker import OpenTracker, TrialTracker
 from vaesweep.trainables.vae_trial import FINAL, OBJECTIVE, epoch_objective, final_result, run_trial
 
@@ -11,6 +12,7 @@ __all__ = [
     "OBJECTIVE",
     "PACK_TAG",
     "OpenTracker",
+    "StopMembers",
     "TrialTracker",
     "epoch_objective",
     "final_result",

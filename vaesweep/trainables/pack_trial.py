@@ -7,7 +7,8 @@ run, found by the trial's key, with the same params, per-epoch metrics, final me
 artifacts and final checkpoint) plus ``pack`` tags. Every epoch writes the pack's checkpoint
 and reports one result to Tune: the best member's epoch objective and every member's state in
 ``MEMBERS`` (a JSON string: Tune keeps it as it is). A member that diverges is frozen and its
-run ends failed with the reason, while the others go on. A retried or resumed pack continues
+run ends failed with the reason, while the others go on; one the sweep's scheduler stops (ASHA
+per member, ``StopMembers``) ends stopped. A retried or resumed pack continues
 from its newest readable checkpoint. Members an earlier attempt already finished are not
 recorded again; if every member finished, the pack reports their results without training,
 otherwise the whole pack trains (a pack's checkpoint holds all its members) and those members'
@@ -26,10 +27,18 @@ import torch
 from ray import tune
 
 from vaesweep.faults import kill_point
-from vaesweep.packing.trainer import FAILED, FINISHED, PACK_CHECKPOINT_FILE, PackEpochReport, fit_pack
+from vaesweep.packing.trainer import (
+    FAILED,
+    FINISHED,
+    PACK_CHECKPOINT_FILE,
+    STOPPED,
+    PackEpochReport,
+    fit_pack,
+)
 from vaesweep.search_spaces.definitions import TrialSpec
 from vaesweep.train import CHECKPOINT_FILE
 from vaesweep.trainables.checkpoints import checkpoint_metadata, restore_checkpoint
+from vaesweep.trainables.scheduling import StopMembers
 from vaesweep.trainables.tracker import OpenTracker
 from vaesweep.trainables.vae_trial import FINAL, OBJECTIVE, epoch_objective, final_result, run_trial
 
@@ -50,10 +59,19 @@ def _members_field(states: list[dict[str, Any]]) -> str:
     return json.dumps(states, allow_nan=True)
 
 
-def run_pack(config: dict[str, Any], *, open_tracker: OpenTracker, objective: str, mode: str) -> None:
+def run_pack(
+    config: dict[str, Any],
+    *,
+    open_tracker: OpenTracker,
+    objective: str,
+    mode: str,
+    stop_members: StopMembers | None = None,
+) -> None:
     """Train ``config["pack"]`` as one pack and report to Tune and each member's tracker; raises
     what ``fit_pack`` raises (after every unfinished member's tracker recorded it), so Tune
-    retries the pack from its checkpoint and the sweep goes on."""
+    retries the pack from its checkpoint and the sweep goes on. ``stop_members``: the sweep's
+    scheduler (ASHA), asked after every epoch; a member it stops ends "stopped" (the platform
+    settles its run, as it does an unpacked trial's that ASHA stopped)."""
     if len(config["pack"]) == 1:
         run_trial({"trial": config["pack"][0]}, open_tracker=open_tracker, objective=objective)
         return
@@ -85,6 +103,14 @@ def run_pack(config: dict[str, Any], *, open_tracker: OpenTracker, objective: st
                 if str(k) in members:
                     trackers[k].log_epoch(epoch, members[str(k)])
 
+        stopping: set[int] = set()  # members the scheduler stopped this epoch
+
+        def should_stop(member: int, epoch: int, metrics: dict[str, float]) -> bool:
+            if member not in stopping:
+                return False
+            stopping.discard(member)
+            return True
+
         def report(epoch: PackEpochReport) -> None:
             for k, metrics in epoch.metrics.items():
                 if k in recording:
@@ -98,6 +124,10 @@ def run_pack(config: dict[str, Any], *, open_tracker: OpenTracker, objective: st
             kill_point("checkpoint")
             saved = tune.Checkpoint.from_directory(str(checkpoint_dir))
             saved.set_metadata(checkpoint_metadata(epoch.epoch, history))
+            if stop_members is not None:
+                asked = [k for k in epoch.metrics if k in recording and states[k]["state"] == RUNNING]
+                verdicts = stop_members([(specs[k], epoch.epoch, states[k]["objective"]) for k in asked])
+                stopping.update(k for k, stop in zip(asked, verdicts, strict=True) if stop)
             running = [s["objective"] for s in states if s["state"] == RUNNING and "objective" in s]
             result = {"epoch": float(epoch.epoch), OBJECTIVE: _best(running, mode)}
             tune.report({**result, MEMBERS: _members_field(states)}, checkpoint=saved)
@@ -112,6 +142,7 @@ def run_pack(config: dict[str, Any], *, open_tracker: OpenTracker, objective: st
                 resume_from=checkpoint_dir if restored is not None else None,
                 artifacts_dirs=artifacts,
                 member_checkpoint_dirs=finals,
+                should_stop=should_stop,
             )
         except Exception as error:
             for k in recording:
@@ -124,6 +155,9 @@ def run_pack(config: dict[str, Any], *, open_tracker: OpenTracker, objective: st
             if member.status == FINISHED:
                 trackers[k].finish(member.metrics, artifacts[k], finals[k] / CHECKPOINT_FILE)
                 states[k] = {"state": FINISHED, "result": final_result(member.metrics, objective)}
+            elif member.status == STOPPED:
+                epochs = member.metrics.get("epoch", 0)
+                states[k] = {"state": STOPPED, "reason": f"stopped by the scheduler after epoch {epochs:.0f}"}
             elif member.status == FAILED:
                 reason = f"{type(member.error).__name__}: {member.error}"
                 if states[k]["state"] != FAILED:  # failed in an earlier attempt, restored so
