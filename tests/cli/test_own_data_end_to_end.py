@@ -65,7 +65,8 @@ def test_a_new_corpus_goes_from_data_add_to_a_sweep_and_a_report(tmp_path):
     listed = vaesweep("data", "list", env=env).stdout
     assert "forecasts      added" in listed and "He et al. SGD protocol" in listed
 
-    # IGP Table 7 (DGP vs IGP at C = 5), moved to the new corpus: two trials on a local Ray
+    # IGP Table 7 moved to the new corpus: DGP and IGP at C = 5, then the Base IGP and the DGP
+    # that starts from it (a second stage): four trials on a local Ray
     sweep = vaesweep("sweep", "igp_table7", "--dataset", "forecasts", "--seeds", "1", "--set", *TINY, env=env)
     assert "FINISHED" in sweep.stdout and "finished  C = 5, IGP | forecasts | seed 0" in sweep.stderr
 
@@ -78,7 +79,7 @@ def test_a_new_corpus_goes_from_data_add_to_a_sweep_and_a_report(tmp_path):
 
     vaesweep("export", "igp_table7", "--out", str(tmp_path / "runs.parquet"), env=env)
     runs = pd.read_parquet(tmp_path / "runs.parquet")
-    assert len(runs) == 2 and set(runs["status"]) == {"FINISHED"} and set(runs["dataset"]) == {"forecasts"}
+    assert len(runs) == 4 and set(runs["status"]) == {"FINISHED"} and set(runs["dataset"]) == {"forecasts"}
     # the trials ran with the profile chosen at `data add` (LSTM 64/128, z 16, He et al. SGD)
     assert set(runs["model.embed_dim"]) == {64} and set(runs["model.lstm_hidden"]) == {128}
     assert set(runs["model.latent_dim"]) == {16} and set(runs["optim.name"]) == {"sgd"}

@@ -42,13 +42,18 @@ class KillCase:
     point: str | None = None
     after_s: float | None = None
     damage: bool = False
+    pack: str = "off"  # --pack: "off", one process per trial; "3": the three trials as one pack
 
     @property
     def label(self) -> str:
         if self.point is None and self.after_s is None:
             return "no kill"
         where = self.point if self.point is not None else f"after {self.after_s:.1f}s"
-        return where + (" +damaged checkpoint" if self.damage else "")
+        return (
+            where
+            + (" +damaged checkpoint" if self.damage else "")
+            + (" packed" if self.pack != "off" else "")
+        )
 
 
 @dataclass
@@ -69,11 +74,11 @@ class CaseResult:
         return not self.problems
 
 
-def sweep_command(runs: Path, *extra: str) -> list[str]:
+def sweep_command(runs: Path, *extra: str, pack: str = "off") -> list[str]:
     settings = [f"{k}={v}" for k, v in SETTINGS.items()]
     return [
         sys.executable, "-m", "vaesweep.cli", "sweep", TARGET, "--seeds", "1", "--max-concurrent", "1",
-        "--runs-dir", str(runs), "--set", *settings, *extra,
+        "--runs-dir", str(runs), "--pack", pack, "--set", *settings, *extra,
     ]  # fmt: skip
 
 
@@ -84,10 +89,12 @@ def _environment(kill_at: str | None) -> dict[str, str]:
     return env
 
 
-def reference_results() -> dict[str, float]:
-    """Each trial's final NLL from an uninterrupted ``fit`` (one thread, as a trial runs)."""
+def reference_results(packed: bool = False) -> dict[str, float]:
+    """Each trial's final NLL from an uninterrupted ``fit`` (one thread, as a trial runs), or
+    with ``packed`` from an uninterrupted ``fit_pack`` of the three trials."""
     import torch
 
+    from vaesweep.packing.trainer import fit_pack
     from vaesweep.search_spaces.definitions import expand
     from vaesweep.search_spaces.grids import method_experiment
     from vaesweep.train import fit
@@ -96,6 +103,9 @@ def reference_results() -> dict[str, float]:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
+        if packed:
+            results = fit_pack([spec.config() for spec in trials])
+            return {spec.arm: result.metrics["nll"] for spec, result in zip(trials, results, strict=True)}
         return {spec.arm: fit(spec.config())["nll"] for spec in trials}
     finally:
         torch.set_num_threads(threads)
@@ -160,11 +170,13 @@ def _damage_latest_checkpoints(runs: Path) -> list[str]:
         checkpoint = trial.checkpoint
         if trial.status == "TERMINATED" or checkpoint is None:
             continue
-        file = Path(checkpoint.path) / "checkpoint.pt"
+        packed = len(trial.config.get("pack", [None])) > 1
+        file = Path(checkpoint.path) / ("pack.pt" if packed else "checkpoint.pt")
         if file.exists():
             data = file.read_bytes()
             file.write_bytes(data[: len(data) // 2])
-            damaged.append(f"{trial.config['trial']['arm']}@{checkpoint.get_metadata().get('epoch')}")
+            for spec in trial.config.get("pack") or [trial.config["trial"]]:
+                damaged.append(f"{spec['arm']}@{checkpoint.get_metadata().get('epoch')}")
     return damaged
 
 
@@ -175,7 +187,7 @@ def run_case(case: KillCase, directory: Path, reference: dict[str, float]) -> Ca
     runs = directory / "runs"
     directory.mkdir(parents=True, exist_ok=True)
     first = subprocess.Popen(
-        sweep_command(runs, "--name", SWEEP),
+        sweep_command(runs, "--name", SWEEP, pack=case.pack),
         stdout=subprocess.DEVNULL,
         stderr=(directory / "first.err").open("w"),
         env=_environment(case.point),
@@ -202,7 +214,11 @@ def run_case(case: KillCase, directory: Path, reference: dict[str, float]) -> Ca
         result.damaged = _damage_latest_checkpoints(runs)
 
     resumed = subprocess.run(
-        sweep_command(runs, "--resume"), capture_output=True, text=True, timeout=900, env=_environment(None)
+        sweep_command(runs, "--resume", pack=case.pack),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=_environment(None),
     )
     result.resume_code = resumed.returncode
     (directory / "resume.err").write_text(resumed.stderr)

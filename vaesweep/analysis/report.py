@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -51,7 +51,8 @@ class Report:
     ledger: pd.DataFrame
     plots: list[Plot]
     directory: Path
-    carryover: pd.DataFrame  # the ledger's verdicts on one data set against another of its kind
+    # the ledger's verdicts on one data set against another of its kind (none: one data set)
+    carryover: pd.DataFrame = field(default_factory=pd.DataFrame)
     study: StudySection | None = None  # an Optuna sweep's study: importances and its figures
 
     @property

@@ -343,6 +343,7 @@ class PackedTrainer:
         names: list[str] = []
         examples = torch.zeros(len(self.members), device=self.device)
         step = self.members[training[0]].state.step
+        started = time.perf_counter()
         for position in range(self.steps_per_epoch):
             groups: dict[int, list[int]] = {}  # members by batch size (a text remainder differs)
             for k in training:
@@ -367,12 +368,15 @@ class PackedTrainer:
             self.members[k].state.step = step
         self._end_likelihood_epoch(training)
         totals = (sums / examples[:, None].clamp_min(1)).tolist()  # one host synchronisation
+        # a member's share of the pack's training time: what its steps cost in the pack
+        seconds = (time.perf_counter() - started) / len(training)
         metrics = {}
         for k in training:
             member = self.members[k]
+            member.state.epoch_seconds += seconds
             found = {f"train_{name}": value for name, value in zip(["loss", *names], totals[k], strict=True)}
             values = member.objective.values(member.state.step)
-            found |= {"kl_weight": values.kl_weight, "lr": member.state.lr}
+            found |= {"kl_weight": values.kl_weight, "lr": member.state.lr, "epoch_seconds": seconds}
             found |= member.objective.regulariser.scheduled(member.state.step)
             metrics[k] = found
         return metrics
@@ -565,6 +569,7 @@ class PackedTrainer:
         with member_rng(m.generator):
             metrics, details = full_metrics(self.model, self.dataset, m.config.eval.split, m.config)
         metrics["epochs_run"] = float(m.state.epoch)
+        metrics["seconds_per_epoch"] = m.state.epoch_seconds / max(1, m.state.epoch)
         return metrics, details
 
     # -- checkpoints -----------------------------------------------------------------------
@@ -660,15 +665,18 @@ def fit_pack(
     checkpoint_dir: str | Path | None = None,
     resume_from: str | Path | None = None,
     artifacts_dirs: Sequence[str | Path] | None = None,
+    member_checkpoint_dirs: Sequence[str | Path] | None = None,
     should_stop: Callable[[int, int, dict[str, float]], bool] | None = None,
 ) -> list[MemberResult]:
     """Train the configurations as one pack; one ``MemberResult`` per configuration, in order.
 
     Like ``fit``: ``report`` gets a ``PackEpochReport`` after every epoch (after the checkpoint
     is written to ``checkpoint_dir``); ``resume_from`` continues a pack checkpoint exactly;
-    ``artifacts_dirs[k]`` receives member k's artifacts. ``should_stop(member, epoch, metrics)``
-    stops a member early (it ends "stopped", without a final evaluation). Raises ConfigError
-    before anything loads when the configurations cannot share a pack.
+    ``artifacts_dirs[k]`` receives member k's artifacts and ``member_checkpoint_dirs[k]`` its
+    final model as a ``fit`` checkpoint (what an unpacked trial records).
+    ``should_stop(member, epoch, metrics)`` stops a member early (it ends "stopped", without a
+    final evaluation). Raises ConfigError before anything loads when the configurations cannot
+    share a pack.
     """
     configs = [c if isinstance(c, RunConfig) else RunConfig.from_dict(c) for c in configs]
     for config in configs:
@@ -693,5 +701,7 @@ def fit_pack(
             write_run_artifacts(
                 trainer.model, trainer.dataset, member.config, metrics, details, Path(artifacts_dirs[k])
             )
+        if member_checkpoint_dirs is not None:
+            trainer.member_checkpoint(k, member_checkpoint_dirs[k])
         results.append(MemberResult(k, FINISHED, metrics))
     return results

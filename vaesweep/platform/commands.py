@@ -55,6 +55,7 @@ def command_sweep(args: argparse.Namespace) -> int:
         seeds=parse_seeds(args.seeds) if args.seeds is not None else None,
         name=args.name,
         resume=args.resume,
+        pack=args.pack,
     )
     plan = plan_sweep(options)  # every trial validated here: ConfigError before Ray starts
 
@@ -226,6 +227,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                 "vaesweep sweep demo --search optuna --num-samples 30 --metric nll --scheduler asha",
                 "vaesweep sweep duvae_table1 --address auto --gpus-per-trial 0.5",
                 "vaesweep sweep demo --resume",
+                "vaesweep sweep du_vae --dataset digits --seeds 1 --pack off",
             ),
         )
     )
@@ -268,6 +270,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--set", action="extend", nargs="+", metavar="KEY=VALUE", help="override fields of every trial"
     )
     sweep.add_argument("--seeds", help="N (seeds 0..N-1) or a comma-separated list")
+    sweep.add_argument(
+        "--pack",
+        default="auto",
+        metavar="auto|off|K",
+        help="train trials of one architecture as one packed model: auto (default: packs that fill "
+        "the slots), at most K a pack, or off (one process per trial); grid searches without ASHA",
+    )
     sweep.add_argument("--name", help="sweep name (default PRESET-SEARCH-TIME)")
     sweep.add_argument(
         "--resume", action="store_true", help="continue the sweep --name (default: the latest)"

@@ -21,6 +21,7 @@ from typing import Any
 from vaesweep.errors import ConfigError
 from vaesweep.methods import METHODS
 from vaesweep.metric_registry import epoch_estimated_names, measured_every_epoch, metric_spec
+from vaesweep.platform.packs import PackPolicy, pack_policy, parse_pack
 from vaesweep.platform.server import BACKEND_SCHEMES, runs_dir
 from vaesweep.search_spaces.definitions import Experiment, TrialSpec, expand, resolve_trials
 from vaesweep.search_spaces.grids import method_experiment
@@ -32,7 +33,10 @@ SCHEDULERS = ("asha",)
 MODES = ("min", "max")
 DEFINITION_FILE = "vaesweep-sweep.json"
 # What defines a sweep, stored beside Tune's state so --resume continues the same sweep.
-DEFINING = ("target", "search", "num_samples", "metric", "mode", "scheduler", "dataset", "overrides", "seeds")
+DEFINING = (
+    "target", "search", "num_samples", "metric", "mode", "scheduler", "dataset", "overrides", "seeds", "pack",
+)  # fmt: skip
+PACKING_KEY = "packing"  # the definition's resolved PackPolicy: a resume forms the same packs
 
 
 @dataclass
@@ -59,6 +63,7 @@ class SweepOptions:
     seeds: tuple[int, ...] | None = None
     name: str | None = None
     resume: bool = False
+    pack: str = "auto"  # auto, off or K (vaesweep.platform.packs)
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,8 @@ class SweepPlan:
     name: str
     storage: str
     max_epochs: int
+    packing: PackPolicy | None = None  # None: every trial alone (--pack off, Optuna, ASHA)
+    pack_note: str | None = None  # why a sweep that asked for packs runs its trials alone
 
     @property
     def path(self) -> str:
@@ -140,6 +147,7 @@ def write_definition(plan: SweepPlan) -> None:
     filesystem, root = _filesystem(plan.storage)
     definition = {key: getattr(plan.options, key) for key in DEFINING}
     definition |= {"created": time.time(), "metric": plan.metric, "mode": plan.mode}
+    definition[PACKING_KEY] = plan.packing.as_dict() if plan.packing is not None else None
     directory = f"{root.rstrip('/')}/{plan.name}"
     filesystem.create_dir(directory, recursive=True)
     with filesystem.open_output_stream(f"{directory}/{DEFINITION_FILE}.tmp") as stream:
@@ -195,6 +203,7 @@ def _check_flags(options: SweepOptions) -> None:
                 options.backend_store_uri,
                 f"a database URI ({' or '.join(s + '...' for s in BACKEND_SCHEMES)})",
             )
+    parse_pack(options.pack)
     if options.name is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", options.name):
         raise ConfigError("--name", options.name, "letters, digits, '_', '.' and '-'")
 
@@ -226,7 +235,7 @@ def _resume_options(options: SweepOptions, storage: str) -> SweepOptions:
         )
     if definition["target"] != options.target:
         raise ConfigError("preset", options.target, f"{definition['target']}, the preset of sweep {name}")
-    stored = {key: definition[key] for key in DEFINING}
+    stored = {key: definition.get(key, "off" if key == "pack" else None) for key in DEFINING}
     stored["seeds"] = tuple(stored["seeds"]) if stored["seeds"] is not None else None
     return dataclasses.replace(options, **stored, name=name)
 
@@ -270,6 +279,7 @@ def plan_sweep(options: SweepOptions, experiment: Experiment | None = None) -> S
     if not trials:
         raise ConfigError("preset", options.target, "a preset with at least one trial")
     configs = resolve_trials(trials)
+    packing, pack_note = _packing(options, storage)
     return SweepPlan(
         options=options,
         experiment=experiment,
@@ -280,7 +290,29 @@ def plan_sweep(options: SweepOptions, experiment: Experiment | None = None) -> S
         name=options.name,
         storage=storage,
         max_epochs=max(c.train.epochs for c in configs),
+        packing=packing,
+        pack_note=pack_note,
     )
+
+
+def _packing(options: SweepOptions, storage: str) -> tuple[PackPolicy | None, str | None]:
+    """How the sweep packs (a resume: as its definition stored), and why it does not when it
+    asked to. Packs are Tune trials of a grid; Optuna suggests one trial at a time, so an Optuna
+    sweep runs every trial alone (ASHA applies per member: vaesweep.platform.rungs)."""
+    if options.resume:
+        stored = (_read_definition(storage, options.name) or {}).get(PACKING_KEY)
+        return (PackPolicy(**stored) if stored else None), None
+    policy = pack_policy(
+        options.pack,
+        cpus_per_trial=options.cpus_per_trial,
+        gpus_per_trial=options.gpus_per_trial,
+        max_concurrent=options.max_concurrent,
+    )
+    if policy is None:
+        return None, None
+    if options.search == "optuna":
+        return None, "--search optuna runs every trial alone (packs are formed for grid searches)"
+    return policy, None
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:

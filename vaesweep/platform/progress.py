@@ -1,5 +1,6 @@
 """A running sweep's progress as compact lines (not Tune's tables); trials' MLflow runs settled
-as Tune ends them.
+as Tune ends them. A pack is shown as its members (vaesweep.platform.trials.trial_members):
+every line, count and record is a trial's, whether it trained alone or in a pack.
 
 Tune pickles its callbacks into the experiment and, on --resume, restores those copies, so
 ``ProgressCallback`` holds only the sweep's name and forwards every event to the live
@@ -22,16 +23,16 @@ from vaesweep.platform.trials import (
     TrialRecord,
     comparison_group,
     failure_reason,
+    member_results,
     trial_key,
     trial_label,
-    trial_outcome,
-    trial_spec,
+    trial_members,
 )
 from vaesweep.trainables import FINAL, OBJECTIVE
 
 MONITORS: dict[str, SweepMonitor] = {}
 HEARTBEAT_S = 30.0
-_STATES = {"ERROR": "failed", "RUNNING": "running"}
+_COUNTED = {"finished": "finished", "stopped": "stopped", "failed": "failed", "running": "running"}
 
 
 class SweepMonitor:
@@ -73,18 +74,18 @@ class SweepMonitor:
         self.ended_stages += self.trials
         self.trials = []
 
-    def outcome(self, trial) -> TrialOutcome:
-        """A trial's outcome; a stopped one names this sweep's scheduler and objective."""
+    def members(self, trial) -> list[TrialRecord]:
+        """The trials a Tune trial runs (itself, or a pack's members) with their outcomes; a
+        stopped one names this sweep's scheduler and objective."""
         ended = trial.trial_id in self.ended
-        return trial_outcome(trial, self.plan.options.scheduler or "", self.plan.metric, ended=ended)
+        return trial_members(trial, self.plan.options.scheduler or "", self.plan.metric, ended=ended)
 
     def counts(self) -> dict[str, int]:
         counts = {"finished": 0, "stopped": 0, "running": 0, "failed": 0}
-        for trial in self.all_trials():
-            if trial.status == "TERMINATED" or trial.trial_id in self.ended:  # stopped: no final evaluation
-                counts["finished" if trial.last_result.get(FINAL) else "stopped"] += 1
-            elif trial.status in _STATES:
-                counts[_STATES[trial.status]] += 1
+        for record in self.records():
+            state = _COUNTED.get(record.outcome.state)
+            if state:
+                counts[state] += 1
         counts["pending"] = max(0, self.plan.size - sum(counts.values()))
         return counts
 
@@ -102,46 +103,55 @@ class SweepMonitor:
     # -- Tune events ----------------------------------------------------------------------
     def on_start(self, trial, trials: list) -> None:
         self.trials = trials
-        self.line(f"started   {trial_label(trial.config.get('trial', {}))}")
+        members = trial_members(trial)
+        packed = f" (in pack {trial.trial_id} of {len(members)})" if len(members) > 1 else ""
+        for record in members:
+            self.line(f"started   {trial_label(record.spec.as_dict())}{packed}")
         kill_point("trial_start")
 
     def on_result(self, trial, result: dict[str, Any]) -> None:
         kill_point("result")
-        value = result.get(OBJECTIVE, math.nan)
-        if not result.get(FINAL) or not math.isfinite(value):
+        if not result.get(FINAL):
             return
-        spec = trial_spec(trial)
-        group = comparison_group(spec)
-        best = self.best.get(group)
-        if best is None or (value < best[0] if self.plan.mode == "min" else value > best[0]):
-            self.best[group] = (value, trial_label(trial.config["trial"]))
-        self.best_shown = group
+        for spec, member in member_results(trial, result):
+            value = member.get(OBJECTIVE, math.nan)
+            if not member.get(FINAL) or not math.isfinite(value):
+                continue
+            group = comparison_group(spec)
+            best = self.best.get(group)
+            if best is None or (value < best[0] if self.plan.mode == "min" else value > best[0]):
+                self.best[group] = (value, trial_label(spec.as_dict()))
+            self.best_shown = group
 
     def on_complete(self, trial, trials: list) -> None:
         self.trials = trials
         self.ended.add(trial.trial_id)  # Tune marks it TERMINATED only after its callbacks
-        outcome = self.outcome(trial)
-        label = trial_label(trial.config.get("trial", {}))
-        if outcome.state == "stopped":
-            self.tracking.settle(trial_key(trial_spec(trial)), outcome)
-            self.line(f"stopped   {label}: {outcome.reason} | {self.summary()}")
-        else:
-            value = trial.last_result.get(OBJECTIVE, math.nan)
-            self.line(f"finished  {label}: {self.plan.metric}={value:.4g} | {self.summary()}")
+        for record in self.members(trial):
+            outcome, label = record.outcome, trial_label(record.spec.as_dict())
+            if outcome.state in ("stopped", "failed"):  # a pack member can fail in a finished pack
+                self.tracking.settle(trial_key(record.spec), outcome)
+                word = "stopped  " if outcome.state == "stopped" else "FAILED   "
+                self.line(f"{word} {label}: {outcome.reason} | {self.summary()}")
+            else:
+                value = record.result.get(OBJECTIVE, math.nan)
+                self.line(f"finished  {label}: {self.plan.metric}={value:.4g} | {self.summary()}")
         kill_point("trial_complete")
 
     def on_error(self, trial, trials: list) -> None:
         self.trials = trials
-        outcome = self.outcome(trial)
-        self.tracking.settle(trial_key(trial_spec(trial)), outcome)
-        self.line(
-            f"FAILED    {trial_label(trial.config.get('trial', {}))}: {outcome.reason} | {self.summary()}"
-        )
+        for record in self.members(trial):
+            self.tracking.settle(trial_key(record.spec), record.outcome)
+            if record.outcome.state == "failed":
+                label = trial_label(record.spec.as_dict())
+                self.line(f"FAILED    {label}: {record.outcome.reason} | {self.summary()}")
 
     def on_recover(self, trial, trials: list) -> None:
         self.trials = trials
-        label = trial_label(trial.config.get("trial", {}))
-        self.line(f"retrying  {label} from its last checkpoint after: {failure_reason(trial)}")
+        reason = failure_reason(trial)
+        for record in trial_members(trial):
+            if not record.outcome.terminal:
+                label = trial_label(record.spec.as_dict())
+                self.line(f"retrying  {label} from its last checkpoint after: {reason}")
 
     def on_step(self, trials: list) -> None:
         self.trials = trials
@@ -153,10 +163,10 @@ class SweepMonitor:
     def outcomes(self) -> dict[str, TrialOutcome]:
         """Every trial's outcome by its trial key (how its MLflow child run is found), over every
         stage that ran."""
-        return {trial_key(trial_spec(t)): self.outcome(t) for t in self.all_trials()}
+        return {trial_key(record.spec): record.outcome for record in self.records()}
 
     def records(self) -> list[TrialRecord]:
-        return [TrialRecord(trial_spec(t), self.outcome(t), dict(t.last_result)) for t in self.all_trials()]
+        return [record for trial in self.all_trials() for record in self.members(trial)]
 
 
 class ProgressCallback(Callback):

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from vaesweep.faults import hand_down_driver_pid, kill_point
+from vaesweep.platform.packs import pack_units
 from vaesweep.platform.plan import SweepPlan, write_definition
 from vaesweep.platform.server import TrackingServer
 from vaesweep.platform.stages import Stage, link_parents, plan_stages
@@ -76,21 +77,44 @@ def connect_ray(address: str | None) -> bool:
 def _trainable(plan: SweepPlan, open_tracker):
     from ray import tune
 
-    from vaesweep.trainables import run_trial
+    from vaesweep.trainables import run_pack, run_trial
 
     resources = {"cpu": plan.options.cpus_per_trial, "gpu": plan.options.gpus_per_trial}
-    return tune.with_resources(
-        tune.with_parameters(run_trial, open_tracker=open_tracker, objective=plan.metric), resources
-    )
+    if plan.packing is not None:
+        stop_members = None
+        if plan.options.scheduler == "asha":
+            from vaesweep.platform.rungs import MemberRungs, start_board
+
+            start_board(_board_name(plan), plan.max_epochs + 1, plan.mode)
+            stop_members = MemberRungs(_board_name(plan))
+        trainable = tune.with_parameters(
+            run_pack,
+            open_tracker=open_tracker,
+            objective=plan.metric,
+            mode=plan.mode,
+            stop_members=stop_members,
+        )
+    else:
+        trainable = tune.with_parameters(run_trial, open_tracker=open_tracker, objective=plan.metric)
+    return tune.with_resources(trainable, resources)
+
+
+def _board_name(plan: SweepPlan) -> str:
+    """The Ray actor holding a packed ASHA sweep's rungs (vaesweep.platform.rungs)."""
+    return f"vaesweep-rungs-{plan.name}"
 
 
 def _param_space(plan: SweepPlan, stage: Stage) -> dict[str, Any]:
-    """A grid stage's trials (Tune does not store them with the Tuner: a restore is given them
+    """A grid stage's trials, or with packing its packs and the trials that run alone
+    (vaesweep.platform.packs; Tune does not store them with the Tuner: a restore is given them
     again); an Optuna search samples its own."""
     from ray import tune
 
     if plan.space is not None:
         return {}
+    if plan.packing is not None:
+        units = pack_units(stage.trials, plan.packing)
+        return {"pack": tune.grid_search([[t.as_dict() for t in unit] for unit in units])}
     return {"trial": tune.grid_search([t.as_dict() for t in stage.trials])}
 
 
@@ -120,11 +144,22 @@ def _tuner(plan: SweepPlan, trainable, stage: Stage):
         )
         num_samples = plan.options.num_samples
     scheduler = None
-    if plan.options.scheduler == "asha":
+    if plan.options.scheduler == "asha" and plan.packing is not None:
+        from vaesweep.platform.rungs import SweepASHA
+
+        scheduler = SweepASHA(_board_name(plan))  # ASHA per trial, packed or alone
+    elif plan.options.scheduler == "asha":
         from ray.tune.schedulers import ASHAScheduler
 
+        from vaesweep.platform.rungs import GRACE_PERIOD, REDUCTION_FACTOR, TIME_ATTR
+
         # + 1: the final evaluation is reported after the last epoch and must not be cut off
-        scheduler = ASHAScheduler(time_attr="training_iteration", max_t=plan.max_epochs + 1, grace_period=1)
+        scheduler = ASHAScheduler(
+            time_attr=TIME_ATTR,
+            max_t=plan.max_epochs + 1,
+            grace_period=GRACE_PERIOD,
+            reduction_factor=REDUCTION_FACTOR,
+        )
     return tune.Tuner(
         trainable,
         param_space=_param_space(plan, stage),
@@ -193,6 +228,21 @@ def _run_stage(plan: SweepPlan, stage: Stage, trainable, tracking, monitor) -> b
     ended = all(outcome.terminal for outcome in monitor.outcomes().values())
     monitor.end_stage()
     return ended
+
+
+def _packing_line(plan: SweepPlan) -> str | None:
+    """How the sweep packs its (first stage's) trials, or why it does not when asked to."""
+    if plan.packing is None:
+        return plan.pack_note
+    units = pack_units(plan_stages(plan)[0].trials, plan.packing)
+    packs = [len(unit) for unit in units if len(unit) > 1]
+    alone = len(units) - len(packs)
+    if not packs:
+        return f"packing: no trials share an architecture; {alone} trials run alone"
+    return (
+        f"packing: {sum(packs)} trials in {len(packs)} packs ({', '.join(map(str, packs))} members), "
+        f"{alone} alone; {len(units)} Tune trials"
+    )
 
 
 def _tracking_tags(plan: SweepPlan) -> dict[str, str]:
@@ -268,6 +318,8 @@ def run_sweep(plan: SweepPlan, *, out: IO[str] = sys.stderr) -> SweepOutcome:
         try:
             trainable = _trainable(plan, TrialTracking(tracking.target))
             monitor.begin(uri)
+            if line := _packing_line(plan):
+                monitor.line(line)
             for stage in plan_stages(plan):
                 if not _run_stage(plan, stage, trainable, tracking, monitor):
                     break
@@ -284,6 +336,10 @@ def run_sweep(plan: SweepPlan, *, out: IO[str] = sys.stderr) -> SweepOutcome:
             raise
         finally:
             MONITORS.pop(plan.name, None)
+            if plan.packing is not None and plan.options.scheduler == "asha":
+                from vaesweep.platform.rungs import stop_board
+
+                stop_board(_board_name(plan))
             tracking.close(status, monitor.counts())
             if disconnect:
                 import ray

@@ -384,6 +384,7 @@ class TrialRun:
         config: RunConfig,
         trial_id: str,
         resumed_from_epoch: int | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> None:
         self.target = target
         self.key = trial_key(spec)
@@ -403,6 +404,7 @@ class TrialRun:
             ATTEMPT_ID_TAG: uuid.uuid4().hex,
             STATUS_TAG: "running",
             PARENT_TAG: target.parent_run_id,
+            **(tags or {}),
         }
         if resumed_from_epoch is not None:
             self.tags[RESUMED_TAG] = resumed_from_epoch
@@ -515,9 +517,14 @@ class TrialTracking:
     target: TrackingTarget
 
     def __call__(
-        self, spec: TrialSpec, config: RunConfig, trial_id: str, resumed_from_epoch: int | None
+        self,
+        spec: TrialSpec,
+        config: RunConfig,
+        trial_id: str,
+        resumed_from_epoch: int | None,
+        tags: Mapping[str, str] | None = None,
     ) -> TrialRun:
-        return TrialRun(self.target, spec, config, trial_id, resumed_from_epoch)
+        return TrialRun(self.target, spec, config, trial_id, resumed_from_epoch, tags)
 
 
 _SETTLED = {

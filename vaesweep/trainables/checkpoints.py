@@ -59,16 +59,19 @@ def _newest_first(latest: tune.Checkpoint) -> list[tune.Checkpoint]:
     return [latest] + [tune.Checkpoint(posixpath.join(parent, n), filesystem) for n in older]
 
 
-def restore_checkpoint(latest: tune.Checkpoint | None, directory: Path) -> Restored | None:
+def restore_checkpoint(
+    latest: tune.Checkpoint | None, directory: Path, file_name: str = CHECKPOINT_FILE
+) -> Restored | None:
     """Copy the newest readable checkpoint (from ``latest`` back) into ``directory``; None when
-    there is none (a new trial, or every stored checkpoint damaged)."""
+    there is none (a new trial, or every stored checkpoint damaged). ``file_name``: the file
+    that must load (fit's checkpoint, or a pack's)."""
     if latest is None:
         return None
     for candidate in _newest_first(latest):
         try:
             metadata = candidate.get_metadata()
             candidate.to_directory(str(directory))
-            torch.load(directory / CHECKPOINT_FILE, map_location="cpu", weights_only=False)
+            torch.load(directory / file_name, map_location="cpu", weights_only=False)
             history = [(int(epoch), dict(metrics)) for epoch, metrics in metadata.get(HISTORY_KEY, [])]
             return Restored(int(metadata[EPOCH_KEY]), history)
         except Exception as error:  # any failure to read it means damaged: try the one before

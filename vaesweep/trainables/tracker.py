@@ -45,8 +45,14 @@ class TrialTracker(Protocol):
 
 class OpenTracker(Protocol):
     """Builds the tracker of one trained model: its spec and configuration, the Tune trial it
-    runs in and the epoch it resumes from (None: from the start)."""
+    runs in, the epoch it resumes from (None: from the start) and tags beside the platform's
+    own (a pack member's ``pack`` tags)."""
 
     def __call__(
-        self, spec: TrialSpec, config: RunConfig, trial_id: str, resumed_from_epoch: int | None
+        self,
+        spec: TrialSpec,
+        config: RunConfig,
+        trial_id: str,
+        resumed_from_epoch: int | None,
+        tags: Mapping[str, str] | None = None,
     ) -> TrialTracker: ...

@@ -1,0 +1,89 @@
+"""Planning packs (``--pack auto|K|off``): which trials share a Tune trial, and how many."""
+
+from __future__ import annotations
+
+import pytest
+
+from vaesweep.errors import ConfigError
+from vaesweep.packing.signature import signature
+from vaesweep.platform.packs import PackPolicy, pack_units
+from vaesweep.platform.plan import SweepOptions, plan_sweep
+from vaesweep.platform.stages import plan_stages
+from vaesweep.search_spaces.definitions import Arm, Experiment, expand
+from vaesweep.search_spaces.grids import method_experiment
+
+NO_SERVER = "http://127.0.0.1:1"  # planning never contacts it
+
+
+def _plan(tmp_path, target="du_vae", **options):
+    return plan_sweep(SweepOptions(target, storage=str(tmp_path), tracking_uri=NO_SERVER, **options))
+
+
+def test_twenty_trials_of_du_vae_on_two_slots_form_packs_of_at_most_ten_by_signature():
+    trials = expand(method_experiment("du_vae", "digits"), seeds=(1,))
+    units = pack_units(trials, PackPolicy(None, slots=2, on_gpu=False))
+    assert sorted(t for unit in units for t in (x.arm for x in unit)) == sorted(t.arm for t in trials)
+    assert all(len(unit) <= 10 for unit in units)
+    for unit in units:  # members share a signature; packs of one signature are cut evenly
+        assert len({signature(t.config()) for t in unit}) == 1
+    by_signature: dict = {}
+    for unit in units:
+        by_signature.setdefault(signature(unit[0].config()), []).append(len(unit))
+    assert len(by_signature) == 2  # keep_prob < 1 (variance dropout) and = 1 are different operations
+    assert all(max(sizes) - min(sizes) <= 1 for sizes in by_signature.values())
+    assert sorted(len(u) for u in units) == [4, 8, 8]  # 4 trials with p = 1, 16 with p < 1
+
+
+def test_pack_k_caps_members_and_off_runs_every_trial_alone():
+    trials = expand(method_experiment("du_vae", "digits"), seeds=(1,))
+    assert {len(u) for u in pack_units(trials, PackPolicy(3, slots=2, on_gpu=False))} <= {1, 2, 3}
+    assert max(len(u) for u in pack_units(trials, PackPolicy(64, slots=2, on_gpu=False))) == 16
+    assert pack_units(trials, None) == [(t,) for t in trials]
+
+
+def test_unpackable_staged_and_cpu_text_trials_run_alone():
+    experiment = Experiment(
+        "mixed",
+        "packable, unpackable and text trials",
+        ("digits", "synthetic_text"),
+        (
+            Arm("vae", "VAE", datasets=("digits",)),
+            Arm("rae_gp", "RAE-GP", datasets=("digits",)),  # the gradient penalty: a double backward
+            Arm("vae", "text VAE", datasets=("synthetic_text",)),
+        ),
+        seeds=(0, 1, 2, 3),
+    )
+    trials = expand(experiment)
+    auto = pack_units(trials, PackPolicy(None, slots=1, on_gpu=False))
+    sizes = {unit[0].arm: len(unit) for unit in auto}
+    assert sizes == {"VAE": 4, "RAE-GP": 1, "text VAE": 1}
+    assert sum(1 for unit in auto if unit[0].arm == "RAE-GP") == 4
+    assert sum(1 for unit in auto if unit[0].arm == "text VAE") == 4  # CPU: alone under auto
+    on_gpu = pack_units(trials, PackPolicy(None, slots=1, on_gpu=True))
+    assert {unit[0].arm: len(unit) for unit in on_gpu}["text VAE"] == 4  # a GPU packs text
+    asked = pack_units(trials, PackPolicy(4, slots=1, on_gpu=False))
+    assert {unit[0].arm: len(unit) for unit in asked}["text VAE"] == 4  # --pack K: as asked
+
+
+def test_staged_trials_run_alone(tmp_path):
+    plan = _plan(tmp_path, "igp_table7", dataset="digits", seeds=(0, 1))
+    first, second = plan_stages(plan)[:2]
+    assert any(len(unit) > 1 for unit in pack_units(first.trials, plan.packing))
+    assert all(len(unit) == 1 for unit in pack_units(second.trials, plan.packing))
+
+
+def test_plan_packs_grids_by_default_and_leaves_optuna_and_off_unpacked(tmp_path):
+    assert _plan(tmp_path).packing is not None and _plan(tmp_path).pack_note is None
+    assert _plan(tmp_path, pack="off").packing is None
+    assert _plan(tmp_path, pack="5").packing.max_members == 5
+    optuna = _plan(tmp_path, search="optuna")
+    assert optuna.packing is None and "optuna" in optuna.pack_note
+    assert _plan(tmp_path, scheduler="asha").packing is not None  # ASHA applies per member
+    assert _plan(tmp_path, max_concurrent=1).packing.slots == 1
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "many", "1.5", ""])
+def test_a_bad_pack_value_is_a_config_error_naming_the_allowed_ones(tmp_path, value):
+    with pytest.raises(ConfigError) as error:
+        _plan(tmp_path, pack=value)
+    assert error.value.field == "--pack" and "auto, off" in str(error.value)

@@ -1,0 +1,127 @@
+"""Which planned trials train together: a sweep's packs (``--pack auto|K|off``).
+
+Trials whose configurations share an architecture signature (vaesweep.packing.signature) can
+train as one packed model, one Tune trial per pack (vaesweep.trainables.pack_trial). The
+planner groups a stage's trials by signature and cuts each group into packs: under ``auto``
+into packs of at most ceil(packable trials / slots), so the packs fill the slots (20 trials of
+one architecture on 2 slots: 2 packs of 10), and at most ``AUTO_MAX_MEMBERS``; under ``K`` into
+packs of at most K. A trial that cannot pack runs alone, as with
+``--pack off``: one whose options have no vectorised implementation (``unpackable_reason``),
+a staged trial (``fit_pack`` has no warm start), and under ``auto`` a text (LSTM) model on the
+CPU, where a pack is slower than its trials one after another (docs/packing.md). Packs are
+formed for grid searches without a scheduler; Optuna and ASHA run every trial alone.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from vaesweep.config import RunConfig
+from vaesweep.errors import ConfigError
+from vaesweep.packing.signature import signature, unpackable_reason
+from vaesweep.search_spaces.definitions import TrialSpec
+
+PACK_CHOICES = "auto, off or a number of members K >= 1"
+# The largest pack auto forms: bench/packing.py's largest K, where throughput has levelled off.
+AUTO_MAX_MEMBERS = 64
+
+Unit = tuple[TrialSpec, ...]  # one Tune trial: one trial alone, or a pack's members
+
+
+@dataclass(frozen=True)
+class PackPolicy:
+    """How a sweep packs: at most ``max_members`` a pack (None: auto, sized to fill ``slots``),
+    and whether its trials run on a GPU (text models pack only there under auto)."""
+
+    max_members: int | None
+    slots: int
+    on_gpu: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {"max_members": self.max_members, "slots": self.slots, "on_gpu": self.on_gpu}
+
+
+def parse_pack(value: str | int) -> int | str | None:
+    """``--pack`` -> "off", None (auto) or K; ConfigError naming the allowed values."""
+    text = str(value).strip().lower()
+    if text in ("auto", "off"):
+        return None if text == "auto" else "off"
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise ConfigError("--pack", value, PACK_CHOICES)
+
+
+def slots(cpus_per_trial: float, gpus_per_trial: float, max_concurrent: int | None) -> int:
+    """How many Tune trials run at once on this machine: its GPUs over the GPUs a trial takes,
+    else its CPUs over a trial's CPUs, at most ``max_concurrent``. (On a cluster, planned on the
+    head node, this counts the head's CPUs: pass ``--pack K`` to size packs for the cluster.)"""
+    if gpus_per_trial > 0:
+        import torch
+
+        available = max(1, math.floor(torch.cuda.device_count() / gpus_per_trial))
+    else:
+        available = max(1, math.floor((os.cpu_count() or 1) / cpus_per_trial))
+    return min(available, max_concurrent) if max_concurrent else available
+
+
+def pack_policy(
+    pack: str | int, *, cpus_per_trial: float, gpus_per_trial: float, max_concurrent: int | None
+) -> PackPolicy | None:
+    """The sweep's packing, or None for ``--pack off``."""
+    parsed = parse_pack(pack)
+    if parsed == "off":
+        return None
+    return PackPolicy(parsed, slots(cpus_per_trial, gpus_per_trial, max_concurrent), gpus_per_trial > 0)
+
+
+def alone_reason(spec: TrialSpec, config: RunConfig, policy: PackPolicy) -> str | None:
+    """Why a trial runs alone under ``policy``, or None when it can share a pack."""
+    if spec.start_from is not None:
+        return "it starts from another trial's model (a packed trial has no warm start)"
+    if reason := unpackable_reason(config):
+        return reason
+    if policy.max_members is None and config.model.architecture == "lstm" and not policy.on_gpu:
+        return "a text model on the CPU trains faster alone (docs/packing.md)"
+    return None
+
+
+def _cut(group: list[TrialSpec], size: int) -> list[Unit]:
+    """``group`` in consecutive packs of at most ``size``, as even as possible."""
+    count = math.ceil(len(group) / size)
+    bounds = [round(i * len(group) / count) for i in range(count + 1)]
+    return [tuple(group[a:b]) for a, b in itertools.pairwise(bounds)]
+
+
+def pack_units(
+    trials: Sequence[TrialSpec], policy: PackPolicy | None, configs: Sequence[RunConfig] | None = None
+) -> list[Unit]:
+    """The Tune trials of ``trials``: packs of trials with equal signatures, and trials alone;
+    in the trials' order (a pack where its first member was). ``configs``: the trials'
+    resolved configurations, when the caller has them."""
+    if policy is None:
+        return [(t,) for t in trials]
+    configs = list(configs) if configs is not None else [t.config() for t in trials]
+    groups: dict[object, list[TrialSpec]] = {}
+    order: list[tuple[str, object]] = []
+    for spec, config in zip(trials, configs, strict=True):
+        if alone_reason(spec, config, policy) is not None:
+            order.append(("alone", spec))
+            continue
+        key = signature(config)
+        if key not in groups:
+            groups[key] = []
+            order.append(("group", key))
+        groups[key].append(spec)
+    packable = sum(len(g) for g in groups.values())
+    size = policy.max_members or min(AUTO_MAX_MEMBERS, math.ceil(packable / policy.slots))
+    units: list[Unit] = []
+    for kind, item in order:
+        if kind == "alone":
+            units.append((item,))
+            continue
+        units += _cut(groups[item], size)
+    return units
