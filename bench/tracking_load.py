@@ -120,7 +120,9 @@ def _percentile(values: list[float], q: float) -> float:
 
 def load_test(store: str, writers: int, epochs: int, metrics: int, server_workers: int) -> dict:
     """One store at one N: start it, run the writers, count every row."""
-    context = multiprocessing.get_context("fork")  # the writers share the parent's imports
+    # spawn, not fork: a fork of a threaded parent (a test session holds Ray's, MLflow's and
+    # torch's threads) can copy a lock another thread held, and the writer then waits forever
+    context = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="vaesweep-load-") as scratch:
         cluster = PostgresCluster().start() if store == "postgresql" else None
         try:
@@ -129,7 +131,7 @@ def load_test(store: str, writers: int, epochs: int, metrics: int, server_worker
             uri = server.start()
             try:
                 queue = context.Queue()
-                # the parent makes no HTTP call: forked writers must not share its connections
+                # the parent makes no HTTP call itself: each writer has its own connections
                 maker = context.Process(target=_parent_target, args=(uri, f"{store}-{writers}", queue))
                 maker.start()
                 target = queue.get(timeout=120)
