@@ -175,7 +175,11 @@ def test_a_grid_over_the_toy_method_runs_on_ray_workers_and_reaches_the_report(
         assert all((m.value > 0) == (weight > 0) for m in history)
     table = "\n".join(report_lines(outcome))
     rows = [line.split() for line in table.splitlines() if re.search(r"^\S*\s+Toy-VAE \(mu_weight=", line)]
-    assert [row[-4:-1] for row in rows] == [["(mu_weight=0)", "1", "0"], ["(mu_weight=0.5)", "1", "0"]], table
+    # finished, stopped (by a scheduler), failed, then the objective
+    assert [row[-5:-1] for row in rows] == [
+        ["(mu_weight=0)", "1", "0", "0"],
+        ["(mu_weight=0.5)", "1", "0", "0"],
+    ], table
     assert all(math.isfinite(float(row[-1])) for row in rows)  # the objective, nll
     assert "vaesweep train --method toy_vae" in table
 
