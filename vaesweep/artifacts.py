@@ -83,15 +83,20 @@ def _image_grids(model: VAE, x: torch.Tensor, directory: Path) -> list[Path]:
 
 
 def _grid(rows: list[torch.Tensor], path: Path, title: str) -> None:
-    figure, axes = plt.subplots(len(rows), GRID_EXAMPLES, figsize=(GRID_EXAMPLES * 0.6, len(rows) * 0.7))
-    axes = np.atleast_2d(axes)
-    for r, images in enumerate(rows):
-        for c in range(GRID_EXAMPLES):
-            axis = axes[r, c]
-            axis.axis("off")
-            if c < images.shape[0]:
-                image = images[c].detach().cpu().permute(1, 2, 0).clamp(0, 1).numpy()
-                axis.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
+    """The images tiled into one picture, a row of ``GRID_EXAMPLES`` per tensor, with a 2-pixel
+    white gap between them: one ``imshow`` (a subplot per image costs a second per run)."""
+    gap = 2
+    images = [r.detach().cpu().clamp(0, 1)[:GRID_EXAMPLES] for r in rows]
+    channels, height, width = images[0].shape[1:]
+    tiled = torch.ones(channels, len(rows) * (height + gap) - gap, GRID_EXAMPLES * (width + gap) - gap)
+    for r, row in enumerate(images):
+        for c, image in enumerate(row):
+            top, left = r * (height + gap), c * (width + gap)
+            tiled[:, top : top + height, left : left + width] = image
+    picture = tiled.permute(1, 2, 0).numpy()
+    figure, axis = plt.subplots(figsize=(GRID_EXAMPLES * 0.6, len(rows) * 0.7))
+    axis.axis("off")
+    axis.imshow(picture.squeeze(-1) if channels == 1 else picture, cmap="gray", vmin=0, vmax=1)
     figure.suptitle(title, fontsize=8)
     figure.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(figure)

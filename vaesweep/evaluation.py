@@ -216,6 +216,7 @@ def full_metrics(
             rounds=config.eval.cu_rounds,
             samples_per_round=config.eval.cu_samples_per_round,
             direction=config.eval.cu_direction,
+            estimator=config.eval.cu_estimator,
         )
         for tau, count in cu["cu"].items():
             metrics[CU_AT.named(tau)] = float(count)
@@ -228,6 +229,7 @@ def full_metrics(
         summary = dimension_summary(mean, logvar, strict=config.eval.au_strict)
         details["dimension_summary"] = {k: v.tolist() for k, v in summary.items()}
         details["kl_per_dim_aggregate"] = cu["kl_per_dim"].tolist()
+        details["cu_sampled_dims"] = cu["sampled_dims"]  # quadrature fell back to samples there
     if encoded.residual_sq is not None and config.eval.smoothness:
         decode = _decode_mean(model)
         subset = encoded.mean[: min(1000, encoded.mean.shape[0])]

@@ -69,7 +69,8 @@ FINAL_METRICS = metric_registry.final_metric_names()  # logged once at the end (
 # -- artifacts of a trial run -----------------------------------------------------------------
 DIMENSION_SUMMARY = "dimension_summary.json"
 # {"dimension_summary": {"activity": [D], "active": [D], "mean_quantiles": [5][D],
-#  "variance_quantiles": [5][D]}, "kl_per_dim_aggregate": [D]}; quantile rows are at these levels.
+#  "variance_quantiles": [5][D]}, "kl_per_dim_aggregate": [D], "cu_sampled_dims": int (CU's
+#  dimensions the quadrature left to samples)}; quantile rows are at these levels.
 QUANTILE_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
 LATENTS = "latents.npz"  # mean [N, D], logvar [N, D], labels [N]; synthetic_text: true_z, component
 ANALYSIS_ARTIFACTS = (DIMENSION_SUMMARY, LATENTS)  # what the plots read, and what export copies

@@ -2,10 +2,12 @@
 
 Trials whose configurations share an architecture signature (vaesweep.packing.signature) can
 train as one packed model, one Tune trial per pack (vaesweep.trainables.pack_trial). The
-planner groups a stage's trials by signature and cuts each group into packs: under ``auto``
-into packs of at most ceil(packable trials / slots), so the packs fill the slots (20 trials of
-one architecture on 2 slots: 2 packs of 10), and at most ``AUTO_MAX_MEMBERS``; under ``K`` into
-packs of at most K. A trial that cannot pack runs alone, as with
+planner groups a stage's trials by signature and cuts each group evenly into packs: under
+``K`` of at most K members; under ``auto`` of the size, between ceil(packable trials / slots)
+(capped at ``AUTO_MAX_MEMBERS``) and a quarter of it, whose Tune trials would end soonest on
+the slots when started in order (20 trials of one architecture on 2 slots: 2 packs of 10; 4
+and 16 of two architectures: packs of 4, 5, 5 and 6, not 4, 8 and 8, which leave a slot
+idle). A trial that cannot pack runs alone, as with
 ``--pack off``: one whose options have no vectorised implementation (``unpackable_reason``),
 a staged trial (``fit_pack`` has no warm start), and under ``auto`` a text (LSTM) model on the
 CPU, where a pack is slower than its trials one after another (docs/packing.md). Packs are
@@ -28,6 +30,9 @@ from vaesweep.search_spaces.definitions import TrialSpec
 PACK_CHOICES = "auto, off or a number of members K >= 1"
 # The largest pack auto forms: bench/packing.py's largest K, where throughput has levelled off.
 AUTO_MAX_MEMBERS = 64
+# A Tune trial's own start and end (a worker process, a model, its trackers), in members' worth
+# of time: about 3 s against about 1.5 s a member of a short digits trial on the 2-core machine.
+TRIAL_OVERHEAD = 2.0
 
 Unit = tuple[TrialSpec, ...]  # one Tune trial: one trial alone, or a pack's members
 
@@ -116,12 +121,30 @@ def pack_units(
             groups[key] = []
             order.append(("group", key))
         groups[key].append(spec)
+
+    def units_of(size: int) -> list[Unit]:
+        units: list[Unit] = []
+        for kind, item in order:
+            units += [(item,)] if kind == "alone" else _cut(groups[item], size)
+        return units
+
+    if policy.max_members is not None:
+        return units_of(policy.max_members)
     packable = sum(len(g) for g in groups.values())
-    size = policy.max_members or min(AUTO_MAX_MEMBERS, math.ceil(packable / policy.slots))
-    units: list[Unit] = []
-    for kind, item in order:
-        if kind == "alone":
-            units.append((item,))
-            continue
-        units += _cut(groups[item], size)
-    return units
+    largest = min(AUTO_MAX_MEMBERS, max(1, math.ceil(packable / policy.slots)))
+    smallest = max(1, math.ceil(packable / (4 * policy.slots)), math.ceil(largest / 4))
+    # the size whose packs end soonest; among equals the largest (the most vectorised)
+    return min(
+        (units_of(size) for size in range(largest, smallest - 1, -1)),
+        key=lambda units: _finish_time(units, policy.slots),
+    )
+
+
+def _finish_time(units: Sequence[Unit], slots: int) -> float:
+    """When the last of ``units`` ends when Tune starts them in order on ``slots`` slots, each
+    taking a member's time per member plus ``TRIAL_OVERHEAD`` (a model for choosing pack sizes)."""
+    free_at = [0.0] * slots
+    for unit in units:
+        first_free = free_at.index(min(free_at))
+        free_at[first_free] += len(unit) + TRIAL_OVERHEAD
+    return max(free_at)

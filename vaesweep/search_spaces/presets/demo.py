@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from vaesweep.search_spaces.definitions import Arm, Experiment, TableView
 
-DEMO_DIGITS = {"train.epochs": 40, "eval.nll_samples": 200, "eval.cu_rounds": 200, "eval.probe_restarts": 3}
+DEMO_DIGITS = {"train.epochs": 40, "eval.nll_samples": 200, "eval.probe_restarts": 3}
 DEMO_TEXT = {
     "data.max_train": 3000,
     "train.epochs": 10,
@@ -19,7 +19,6 @@ DEMO_TEXT = {
     "optim.decay_patience": 2,
     "eval.max_examples": 400,
     "eval.nll_samples": 100,
-    "eval.cu_rounds": 200,
     "eval.probes": False,
 }
 
