@@ -231,8 +231,9 @@ REFINE_MOMENTUM = Param(
 )
 REFINE_CLIP = Param(
     5.0,
-    "svi: clip each example's share of that gradient over (mu, log sigma^2) to this norm before "
-    "a step (Kim et al.: 5; their code clips the batch's); 0 = no clipping",
+    "svi: clip norm c of the batch's gradient over (mu, log sigma^2), forward and backward (Kim "
+    "et al.'s code: 5): each example's share is clipped to c / sqrt(B) at the training batch size "
+    "B, the batch's norm when its examples' are equal; 0 = no clipping",
     ge=0.0,
 )
 REFINE_SAMPLES = Param(1, "svi: z samples per example in each step's ELBO estimate (Kim et al.: 1)", ge=1)
