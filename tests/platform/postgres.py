@@ -12,6 +12,7 @@ import glob
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -27,6 +28,22 @@ def postgres_bindir() -> Path | None:
         return Path(versions[-1]).parent
     initdb = shutil.which("initdb")
     return Path(initdb).parent if initdb else None
+
+
+# Run beside the cluster: when the process that started it dies without stopping it (a killed
+# pytest), stop the server and remove its directory, so no stray postmaster outlives the tests.
+_WATCHDOG = """
+import os, shutil, subprocess, sys, time
+owner, root, command = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+while True:
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        break
+    time.sleep(1)
+subprocess.run(command, capture_output=True, timeout=60, cwd=root)
+shutil.rmtree(root, ignore_errors=True)
+"""
 
 
 class PostgresCluster:
@@ -61,7 +78,16 @@ class PostgresCluster:
             "-w",
             "start",
         )
+        self.watchdog = subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(self.root), *self._stop_command()],
+            start_new_session=True,  # a Ctrl-C to the tests' process group must not end it first
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         return self
+
+    def _stop_command(self) -> list[str]:
+        return [*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"]
 
     def create_database(self, name: str) -> str:
         """A new database; its SQLAlchemy/MLflow URI."""
@@ -73,13 +99,12 @@ class PostgresCluster:
 
     def stop(self) -> None:
         if self.data.exists():
-            subprocess.run(
-                [*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
-                capture_output=True,
-                timeout=60,
-                cwd=self.root,
-            )
+            subprocess.run(self._stop_command(), capture_output=True, timeout=60, cwd=self.root)
         shutil.rmtree(self.root, ignore_errors=True)
+        watchdog = getattr(self, "watchdog", None)
+        if watchdog is not None:
+            watchdog.kill()
+            watchdog.wait()
 
     def __enter__(self) -> PostgresCluster:
         return self.start()
