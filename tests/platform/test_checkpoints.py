@@ -12,7 +12,7 @@ from ray import tune
 from tests.platform.support import TINY
 from vaesweep.config import resolve_config
 from vaesweep.train import CHECKPOINT_FILE, EpochReport, fit
-from vaesweep.trainables.checkpoints import checkpoint_metadata, restore_checkpoint
+from vaesweep.trainables.checkpoints import epoch_checkpoint, restore_checkpoint
 
 CONFIG = {**TINY, "train.epochs": "3"}
 
@@ -29,7 +29,7 @@ def uninterrupted(tmp_path_factory) -> tuple[Path, dict]:
         history.append((epoch.epoch, dict(epoch.metrics)))
         stored = trial / f"checkpoint_{epoch.epoch - 1:06d}"
         shutil.copytree(scratch, stored)
-        tune.Checkpoint.from_directory(str(stored)).set_metadata(checkpoint_metadata(epoch.epoch, history))
+        epoch_checkpoint(stored, epoch.epoch, history)
 
     final = fit(resolve_config("vae", "digits", CONFIG), report, checkpoint_dir=scratch)
     return trial, final

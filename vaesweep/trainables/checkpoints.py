@@ -17,7 +17,6 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pyarrow.fs
 import torch
@@ -40,8 +39,20 @@ class Restored:
     history: list[tuple[int, dict[str, float]]]
 
 
-def checkpoint_metadata(epoch: int, history: list[tuple[int, dict[str, float]]]) -> dict[str, Any]:
-    return {EPOCH_KEY: epoch, HISTORY_KEY: [[e, dict(m)] for e, m in history]}
+def epoch_checkpoint(
+    directory: Path, epoch: int, history: list[tuple[int, dict[str, float]]]
+) -> tune.Checkpoint:
+    """The Tune checkpoint of ``directory`` (fit's or a pack's, just written) after ``epoch``,
+    carrying every epoch's metrics so far."""
+    checkpoint = tune.Checkpoint.from_directory(str(directory))
+    checkpoint.set_metadata({EPOCH_KEY: epoch, HISTORY_KEY: [[e, dict(m)] for e, m in history]})
+    return checkpoint
+
+
+def use_trial_cpus() -> None:
+    """Give torch as many threads as the Tune trial has CPUs (a trial of one CPU: one thread)."""
+    resources = tune.get_context().get_trial_resources().required_resources
+    torch.set_num_threads(max(1, int(resources.get("CPU", 1))))
 
 
 def _newest_first(latest: tune.Checkpoint) -> list[tune.Checkpoint]:

@@ -23,7 +23,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import torch
 from ray import tune
 
 from vaesweep.faults import kill_point
@@ -37,7 +36,7 @@ from vaesweep.packing.trainer import (
 )
 from vaesweep.search_spaces.definitions import TrialSpec
 from vaesweep.train import CHECKPOINT_FILE
-from vaesweep.trainables.checkpoints import checkpoint_metadata, restore_checkpoint
+from vaesweep.trainables.checkpoints import epoch_checkpoint, restore_checkpoint, use_trial_cpus
 from vaesweep.trainables.scheduling import StopMembers
 from vaesweep.trainables.tracker import OpenTracker
 from vaesweep.trainables.vae_trial import FINAL, OBJECTIVE, epoch_objective, final_result, run_trial
@@ -78,7 +77,7 @@ def run_pack(
     specs = [TrialSpec.from_dict(d) for d in config["pack"]]
     configs = [spec.config() for spec in specs]
     context = tune.get_context()
-    torch.set_num_threads(max(1, int(context.get_trial_resources().required_resources.get("CPU", 1))))
+    use_trial_cpus()
     trial_id = context.get_trial_id()
     tags = {PACK_TAG: trial_id, PACK_SIZE_TAG: str(len(specs))}
     with tempfile.TemporaryDirectory(prefix="vaesweep-pack-") as scratch:
@@ -124,8 +123,7 @@ def run_pack(
                     states[k] = {"state": FAILED, "reason": f"{type(error).__name__}: {error}"}
             history.append((epoch.epoch, {str(k): dict(m) for k, m in epoch.metrics.items()}))
             kill_point("checkpoint")
-            saved = tune.Checkpoint.from_directory(str(checkpoint_dir))
-            saved.set_metadata(checkpoint_metadata(epoch.epoch, history))
+            saved = epoch_checkpoint(checkpoint_dir, epoch.epoch, history)
             if stop_members is not None:
                 asked = [k for k in epoch.metrics if k in recording and states[k]["state"] == RUNNING]
                 verdicts = stop_members([(specs[k], epoch.epoch, states[k]["objective"]) for k in asked])

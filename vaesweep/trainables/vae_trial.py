@@ -17,14 +17,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
 from ray import tune
 
 from vaesweep.faults import kill_point
 from vaesweep.metric_registry import metric_spec, resolve
 from vaesweep.search_spaces.definitions import TrialSpec
 from vaesweep.train import CHECKPOINT_FILE, EpochReport, fit
-from vaesweep.trainables.checkpoints import checkpoint_metadata, restore_checkpoint
+from vaesweep.trainables.checkpoints import epoch_checkpoint, restore_checkpoint, use_trial_cpus
 from vaesweep.trainables.tracker import OpenTracker, TrialTracker
 from vaesweep.warm_start import WarmStart
 
@@ -67,7 +66,7 @@ def run_trial(config: dict[str, Any], *, open_tracker: OpenTracker, objective: s
     spec = TrialSpec.from_dict(config["trial"])
     run_config = spec.config()
     context = tune.get_context()
-    torch.set_num_threads(max(1, int(context.get_trial_resources().required_resources.get("CPU", 1))))
+    use_trial_cpus()
     with tempfile.TemporaryDirectory(prefix="vaesweep-trial-") as scratch:
         checkpoint_dir, artifacts_dir = Path(scratch, "checkpoint"), Path(scratch, "artifacts")
         restored = restore_checkpoint(tune.get_checkpoint(), checkpoint_dir)
@@ -86,10 +85,9 @@ def run_trial(config: dict[str, Any], *, open_tracker: OpenTracker, objective: s
             tracker.log_epoch(epoch.epoch, epoch.metrics)
             history.append((epoch.epoch, dict(epoch.metrics)))
             kill_point("checkpoint")
-            saved = tune.Checkpoint.from_directory(str(checkpoint_dir))
-            saved.set_metadata(checkpoint_metadata(epoch.epoch, history))
             tune.report(
-                {**epoch.metrics, OBJECTIVE: epoch_objective(epoch.metrics, objective)}, checkpoint=saved
+                {**epoch.metrics, OBJECTIVE: epoch_objective(epoch.metrics, objective)},
+                checkpoint=epoch_checkpoint(checkpoint_dir, epoch.epoch, history),
             )
 
         try:
