@@ -84,7 +84,8 @@ def _report_layout(preset: str, runs: Path) -> list[str]:
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited {done.returncode}: {done.stderr[-2000:]}")
     lines = done.stdout.splitlines()
-    layout = [line for line in lines if line.startswith("#")]
+    # every heading but the title, which names the sweep (its name differs between two sweeps)
+    layout = [line for line in lines if line.startswith("#") and not line.startswith("# vaesweep report")]
     layout += [line.split("|")[1].strip() for line in lines if line.startswith("|") and "---" not in line]
     return layout
 

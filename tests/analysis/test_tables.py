@@ -301,3 +301,20 @@ def test_every_table_reads_metric_names_the_platform_logs():
         for metric, param in set(zip(ref["metric"], ref["param"], strict=True)):
             ours = experiment.metric_map.get(metric, metric).format(**parse_hparams(param))
             assert ours in schema.FINAL_METRICS, (name, ours)
+
+
+def test_the_summary_rows_follow_the_preset_whatever_order_the_runs_started_in():
+    """A pack's members start together: the summary must not order its rows by start time, or
+    a packed sweep's report would differ from the same sweep's unpacked."""
+    runs = planted_sweep()[0]
+    runs["arm"] = runs["arm"].str.replace(".0)", ")")  # the labels the platform tags today
+    reversed_start = runs.iloc[::-1].reset_index(drop=True)
+
+    def rows(frame: pd.DataFrame) -> list[tuple[str, str]]:
+        cells = tables_for(frame)[-1].cells
+        return list(dict.fromkeys(zip(cells["dataset"], cells["row"], strict=True)))
+
+    assert rows(reversed_start) == rows(runs)
+    preset_arms = list(dict.fromkeys(t.arm for t in expand(EXPERIMENTS["demo"])))
+    shown = [row for _, row in rows(runs)]
+    assert [arm for arm in preset_arms if arm in shown] == list(dict.fromkeys(shown))

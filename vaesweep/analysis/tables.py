@@ -31,7 +31,7 @@ from vaesweep.analysis.reference import (
 )
 from vaesweep.analysis.render import Grid, render
 from vaesweep.methods import METHODS
-from vaesweep.search_spaces.definitions import Experiment, TableView
+from vaesweep.search_spaces.definitions import Experiment, TableView, expand
 from vaesweep.search_spaces.presets import EXPERIMENTS, experiment
 
 # IGP Tables 6/12: "the best ELBO (lowest reconstruction loss for AE) of 5 random starts".
@@ -357,13 +357,22 @@ def build_table(view: TableView | str, runs: pd.DataFrame) -> Table:
     return Table(view.name, preset.title, caption, status, notes, cells, blocks, ordering=ordering)
 
 
-def summary_table(runs: pd.DataFrame, metrics: tuple[str, ...] = SUMMARY_METRICS) -> Table:
-    """Every arm of a sweep, mean ± std over seeds, per data set: what ran, whatever the preset."""
+def summary_table(
+    runs: pd.DataFrame,
+    metrics: tuple[str, ...] = SUMMARY_METRICS,
+    preset: Experiment | None = None,
+) -> Table:
+    """Every arm of a sweep, mean ± std over seeds, per data set: what ran, whatever the preset.
+    Rows and data sets follow ``preset``'s arms and data sets where it has them, then the order
+    the runs started in: members of a pack start together, so start times alone would order a
+    packed sweep's rows differently from the same sweep unpacked."""
     runs = _finished(runs)
     arms = runs["arm"].where(runs["arm"].notna(), runs["method"].map(method_label))
     runs = runs.assign(row_id=[("extra", arm) for arm in arms])
-    rows = {rid: rid[1] for rid in dict.fromkeys(runs["row_id"])}
-    pairs = [(d, d) for d in dict.fromkeys(runs["dataset"])]
+    arm_order = [t.arm for t in expand(preset)] if preset is not None else []
+    dataset_order = list(preset.datasets) if preset is not None else []
+    rows = {rid: rid[1] for rid in _in_order(runs["row_id"], [("extra", arm) for arm in arm_order])}
+    pairs = [(d, d) for d in _in_order(runs["dataset"], dataset_order)]
     cells = _cells(runs, pairs, rows, [(m, "") for m in metrics], {}, {}, None)
     status = "ok" if len(cells) else "not run"
     notes = ["mean ± std (population) over seeds"] if len(cells) else ["no finished runs"]
@@ -371,6 +380,13 @@ def summary_table(runs: pd.DataFrame, metrics: tuple[str, ...] = SUMMARY_METRICS
     title = "Every arm of the sweep"
     blocks = "dataset" if len(pairs) > 1 else None
     return Table("summary", title, "", status, notes, cells, blocks, compared=False)
+
+
+def _in_order(values: pd.Series, known: list) -> list:
+    """The distinct ``values``: those in ``known`` in its order, then the rest as they come."""
+    present = list(dict.fromkeys(values))
+    position = {value: i for i, value in enumerate(dict.fromkeys(known))}
+    return sorted(present, key=lambda v: (position.get(v, len(position)), present.index(v)))
 
 
 def _order(difference: float) -> str:
@@ -460,7 +476,7 @@ def tables_for(runs: pd.DataFrame) -> list[Table]:
         return [summary_table(runs)]
     preset = EXPERIMENTS[presets[0]]
     views = preset.tables or ((TableView(preset.name),) if preset.reference else ())
-    return [build_table(view, runs) for view in views] + [summary_table(runs, preset.metrics)]
+    return [build_table(view, runs) for view in views] + [summary_table(runs, preset.metrics, preset)]
 
 
 # -- rendering --------------------------------------------------------------------------------
