@@ -1,4 +1,4 @@
-"""``demo``: a cross-paper sweep on the embedded data sets, sized for ~10 minutes on 2 CPU cores.
+"""``demo``: a cross-paper sweep on the embedded data sets, sized for ~5 minutes on 2 CPU cores.
 
 DGP vs IGP at three C (IGP's claim), VAE vs DG-VAE at |b| = 1, 8, 64 (DG-VAE's) and AR-ELBO vs
 sigma_x^2 = 1 (AR-ELBO's) on digits; VAE vs BN-VAE vs DU-VAE on the synthetic text (DU-VAE's).
