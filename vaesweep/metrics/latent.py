@@ -207,8 +207,9 @@ def _quadrature_grid(mean: Tensor, logvar: Tensor, direction: str, max_points: i
 
 def _quadrature_kl(z: Tensor, mean: Tensor, logvar: Tensor, direction: str, chunk_size: int) -> Tensor:
     """One dimension's KL as a trapezoid sum over the grid ``z``. On a uniform grid the trapezoid
-    rule converges exponentially for smooth, fast-decaying integrands; at a spacing of a quarter
-    of the narrowest standard deviation its error on a Gaussian mixture is far below 1e-12."""
+    rule converges exponentially for smooth, fast-decaying integrands: at a spacing of a quarter
+    of the narrowest standard deviation, halving it moves the KL of a spiky mixture by less
+    than 1e-9 relative (tests/metrics/test_metrics_latent.py)."""
     log_qbar = _log_marginal_aggregate(z, mean, logvar, chunk_size, torch.float64)
     log_p = -0.5 * (z * z + LOG_2PI)
     if direction == "p_qbar":
