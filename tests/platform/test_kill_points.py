@@ -1,6 +1,7 @@
 """A sweep whose driver is SIGKILLed at any moment resumes to exactly the runs of an
 uninterrupted sweep (tests/platform/kill_harness.py checks what that means). A handful of the
-kill points; ``python bench/kill_points.py --random 50`` runs many more by hand."""
+kill points (``pytest -m long`` adds two more); ``python bench/kill_points.py --random 50`` runs
+many more by hand."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform != "linux", reas
 
 CASES = [
     KillCase("defined"),  # the sweep's definition stored; no server, no Ray (the issue's "4 s")
-    KillCase("tuner"),  # before Tune stored any state: the grid runs again under new trial ids
+    pytest.param(  # before Tune stored any state: the grid runs again under new trial ids
+        KillCase("tuner"), marks=pytest.mark.long
+    ),
     KillCase("result:3", damage=True),  # mid-trial, and the checkpoint Tune resumes from is damaged
     KillCase("checkpoint:6"),  # a worker: while the second trial's second checkpoint is stored
-    KillCase("trial_complete:1"),  # between trials, the first finished in MLflow and Tune
+    pytest.param(  # between trials, the first finished in MLflow and Tune
+        KillCase("trial_complete:1"), marks=pytest.mark.long
+    ),
     KillCase("reconcile"),  # every trial ended; child runs not yet settled, report not printed
 ]
 

@@ -137,7 +137,10 @@ def packed_reference() -> dict[str, float]:
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 @pytest.mark.parametrize(
     "case",
-    [KillCase("result:3", damage=True, pack="3"), KillCase("checkpoint:3", pack="3")],
+    [
+        KillCase("result:3", damage=True, pack="3"),
+        pytest.param(KillCase("checkpoint:3", pack="3"), marks=pytest.mark.long),
+    ],
     ids=lambda case: case.label,
 )
 def test_a_pack_killed_mid_run_resumes_to_exactly_the_runs_of_an_uninterrupted_pack(

@@ -105,6 +105,7 @@ def test_killed_between_stages_each_stage_runs_once(tmp_path):
     assert (runs / "tune" / "staged" / "stage-2").is_dir()
 
 
+@pytest.mark.long  # a kill mid-trial is in the default suite (test_kill_points.py)
 def test_killed_during_the_second_stage_it_continues_from_its_checkpoint(tmp_path):
     runs = tmp_path / "runs"
     stage_two = runs / "tune" / "staged" / "stage-2"
