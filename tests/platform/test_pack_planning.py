@@ -86,12 +86,11 @@ def test_staged_trials_run_alone(tmp_path):
     assert all(len(unit) == 1 for unit in pack_units(second.trials, plan.packing))
 
 
-def test_plan_packs_grids_by_default_and_leaves_optuna_and_off_unpacked(tmp_path):
-    assert _plan(tmp_path).packing is not None and _plan(tmp_path).pack_note is None
+def test_plan_packs_grids_and_optuna_by_default_and_leaves_off_unpacked(tmp_path):
+    assert _plan(tmp_path).packing is not None
     assert _plan(tmp_path, pack="off").packing is None
     assert _plan(tmp_path, pack="5").packing.max_members == 5
-    optuna = _plan(tmp_path, search="optuna")
-    assert optuna.packing is None and "optuna" in optuna.pack_note
+    assert _plan(tmp_path, search="optuna").packing is not None  # asked for a pack at once
     assert _plan(tmp_path, scheduler="asha").packing is not None  # ASHA applies per member
     assert _plan(tmp_path, max_concurrent=1).packing.slots == 1
 

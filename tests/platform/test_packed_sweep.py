@@ -186,3 +186,47 @@ def test_asha_stops_pack_members_whose_runs_end_stopped_while_the_others_finish(
             assert run.info.status == "FINISHED" and "nll" in run.data.metrics, arm
             assert sorted(epochs) == [1, 2, 3, 4]
     assert progress.count("stopped   ") == len(stopped)
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_an_optuna_search_trains_packs_of_its_suggestions_and_tells_each_member(tracking_server, tmp_path):
+    import optuna
+
+    from vaesweep.platform.study import study_name, study_storage
+
+    two = Experiment(
+        "packed_optuna",
+        "IGP or DU-VAE, sampled",
+        ("digits",),
+        (Arm("igp", "IGP"), Arm("du_vae", "DU-VAE")),
+        seeds=(0,),
+    )
+    outcome, progress = sweep(
+        two, tmp_path, tracking_server.uri, {"train.epochs": "3"}, search="optuna", num_samples=6, pack="3",
+        scheduler="asha",
+    )  # fmt: skip
+    assert outcome.status == "FINISHED", progress
+    assert "packing: the study is asked for up to 3 trials of one architecture a pack" in progress
+    packs: dict[str, list] = {}
+    for record in outcome.records:
+        packs.setdefault(record.outcome.trial_id, []).append(record)
+    assert len(outcome.records) == 6 and any(len(members) > 1 for members in packs.values())
+    assert all(len({r.spec.method for r in members}) == 1 for members in packs.values())  # one arm a pack
+    runs = children(tracking_server.uri, outcome)
+    assert len(runs) == 6
+    for run in runs:
+        members = packs[run.data.tags["ray_trial_id"]]
+        assert run.data.tags.get("pack_size", "1") == str(len(members))
+        assert run.info.status in ("FINISHED", "KILLED") and run.data.tags["status"] in (
+            "finished",
+            "stopped",
+        )
+    study = optuna.load_study(study_name=study_name(outcome.plan), storage=study_storage(outcome.plan))
+    states = [t.state for t in study.trials]
+    assert len(states) == 6 and optuna.trial.TrialState.RUNNING not in states
+    finished = sorted(r.result["nll"] for r in outcome.records if r.outcome.state == "finished")
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert sorted(t.value for t in complete) == pytest.approx(finished, rel=1e-12)  # each its own value
+    assert all(sorted(t.intermediate_values) == [1, 2, 3] for t in complete)  # every epoch, per member
+    stopped = sum(r.outcome.state == "stopped" for r in outcome.records)
+    assert states.count(optuna.trial.TrialState.PRUNED) == stopped  # ASHA's per-member verdicts

@@ -87,6 +87,7 @@ def test_optuna_with_a_conditional_space_and_asha_reports_its_best_config(tracki
         search="optuna",
         num_samples=5,
         scheduler="asha",
+        pack="off",  # one trial per Tune trial (StoredStudySearch); packed: test_packed_sweep.py
     )
     assert outcome.status == "FINISHED", progress
     assert len(outcome.records) == 5

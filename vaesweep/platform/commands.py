@@ -275,7 +275,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="auto",
         metavar="auto|off|K",
         help="train trials of one architecture as one packed model: auto (default: packs that fill "
-        "the slots), at most K a pack, or off (one process per trial); grid searches without ASHA",
+        "the slots; Optuna: K asked at once), at most K a pack, or off (one process per trial)",
     )
     sweep.add_argument("--name", help="sweep name (default PRESET-SEARCH-TIME)")
     sweep.add_argument(

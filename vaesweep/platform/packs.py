@@ -11,7 +11,9 @@ idle). A trial that cannot pack runs alone, as with
 ``--pack off``: one whose options have no vectorised implementation (``unpackable_reason``),
 a staged trial (``fit_pack`` has no warm start), and under ``auto`` a text (LSTM) model on the
 CPU, where a pack is slower than its trials one after another (docs/packing.md). Packs are
-formed for grid searches without a scheduler; Optuna and ASHA run every trial alone.
+formed for grid searches (with or without ASHA, which decides per member) and for Optuna
+searches, whose searcher asks the study for a pack's members at once
+(vaesweep.platform.study_search; ``study_pack_size`` sizes them).
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from vaesweep.search_spaces.definitions import TrialSpec
 PACK_CHOICES = "auto, off or a number of members K >= 1"
 # The largest pack auto forms: bench/packing.py's largest K, where throughput has levelled off.
 AUTO_MAX_MEMBERS = 64
+# Under auto an Optuna pack leaves about this many rounds of packs a slot, so the study learns
+# from earlier rounds' results before it suggests the later ones.
+STUDY_ROUNDS = 4
 # A Tune trial's own start and end (a worker process, a model, its trackers), in members' worth
 # of time: about 3 s against about 1.5 s a member of a short digits trial on the 2-core machine.
 TRIAL_OVERHEAD = 2.0
@@ -94,6 +99,20 @@ def alone_reason(spec: TrialSpec, config: RunConfig, policy: PackPolicy) -> str 
     return None
 
 
+def pack_key(spec: TrialSpec, config: RunConfig, policy: PackPolicy) -> object | None:
+    """What trials must share to train in one pack (their architecture signature), or None for
+    a trial that runs alone."""
+    return None if alone_reason(spec, config, policy) is not None else signature(config)
+
+
+def study_pack_size(policy: PackPolicy, num_samples: int) -> int:
+    """An Optuna sweep's members a pack: K under ``--pack K``; under auto, enough that each slot
+    runs about ``STUDY_ROUNDS`` packs (at most ``AUTO_MAX_MEMBERS``)."""
+    if policy.max_members is not None:
+        return policy.max_members
+    return max(1, min(AUTO_MAX_MEMBERS, math.ceil(num_samples / (STUDY_ROUNDS * policy.slots))))
+
+
 def _cut(group: list[TrialSpec], size: int) -> list[Unit]:
     """``group`` in consecutive packs of at most ``size``, as even as possible."""
     count = math.ceil(len(group) / size)
@@ -113,10 +132,10 @@ def pack_units(
     groups: dict[object, list[TrialSpec]] = {}
     order: list[tuple[str, object]] = []
     for spec, config in zip(trials, configs, strict=True):
-        if alone_reason(spec, config, policy) is not None:
+        key = pack_key(spec, config, policy)
+        if key is None:
             order.append(("alone", spec))
             continue
-        key = signature(config)
         if key not in groups:
             groups[key] = []
             order.append(("group", key))

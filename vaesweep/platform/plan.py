@@ -79,8 +79,7 @@ class SweepPlan:
     name: str
     storage: str
     max_epochs: int
-    packing: PackPolicy | None = None  # None: every trial alone (--pack off, Optuna, ASHA)
-    pack_note: str | None = None  # why a sweep that asked for packs runs its trials alone
+    packing: PackPolicy | None = None  # None: every trial alone (--pack off)
 
     @property
     def path(self) -> str:
@@ -279,7 +278,6 @@ def plan_sweep(options: SweepOptions, experiment: Experiment | None = None) -> S
     if not trials:
         raise ConfigError("preset", options.target, "a preset with at least one trial")
     configs = resolve_trials(trials)
-    packing, pack_note = _packing(options, storage)
     return SweepPlan(
         options=options,
         experiment=experiment,
@@ -290,29 +288,23 @@ def plan_sweep(options: SweepOptions, experiment: Experiment | None = None) -> S
         name=options.name,
         storage=storage,
         max_epochs=max(c.train.epochs for c in configs),
-        packing=packing,
-        pack_note=pack_note,
+        packing=_packing(options, storage),
     )
 
 
-def _packing(options: SweepOptions, storage: str) -> tuple[PackPolicy | None, str | None]:
-    """How the sweep packs (a resume: as its definition stored), and why it does not when it
-    asked to. Packs are Tune trials of a grid; Optuna suggests one trial at a time, so an Optuna
-    sweep runs every trial alone (ASHA applies per member: vaesweep.platform.rungs)."""
+def _packing(options: SweepOptions, storage: str) -> PackPolicy | None:
+    """How the sweep packs (a resume: as its definition stored; None: ``--pack off``). A grid's
+    packs are planned (vaesweep.platform.packs); an Optuna search asks for a pack's members at
+    once (vaesweep.platform.study_search); ASHA decides per member (vaesweep.platform.rungs)."""
     if options.resume:
         stored = (_read_definition(storage, options.name) or {}).get(PACKING_KEY)
-        return (PackPolicy(**stored) if stored else None), None
-    policy = pack_policy(
+        return PackPolicy(**stored) if stored else None
+    return pack_policy(
         options.pack,
         cpus_per_trial=options.cpus_per_trial,
         gpus_per_trial=options.gpus_per_trial,
         max_concurrent=options.max_concurrent,
     )
-    if policy is None:
-        return None, None
-    if options.search == "optuna":
-        return None, "--search optuna runs every trial alone (packs are formed for grid searches)"
-    return policy, None
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:

@@ -1,4 +1,5 @@
-"""Tune's Optuna searcher over the sweep's stored study (vaesweep.platform.study).
+"""Tune's searchers over an Optuna sweep's stored study (vaesweep.platform.study): one trial per
+Tune trial (``StoredStudySearch``), or a pack of trials per Tune trial (``PackedStudySearch``).
 
 The study in its RDB storage can be ahead of the searcher state Tune restores on ``--resume``:
 Tune saves that state every few seconds, while every tell reaches the database at once. A trial
@@ -10,10 +11,24 @@ study already closed (Optuna refuses, and the sweep would stop).
 from __future__ import annotations
 
 import contextlib
+import json
+import math
+import pickle
+from dataclasses import dataclass
 from typing import Any
 
+import optuna
 from optuna.exceptions import UpdateFinishedTrialError
+from ray.air.constants import TRAINING_ITERATION
+from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
+
+from vaesweep.packing.trainer import FINISHED, STOPPED
+from vaesweep.platform.packs import PackPolicy, pack_key
+from vaesweep.search_spaces.definitions import TrialSpec
+from vaesweep.search_spaces.optuna_spaces import ARM_PARAM, ExperimentSpace
+from vaesweep.trainables import FINAL, MEMBERS, OBJECTIVE
+from vaesweep.trainables.pack_trial import RUNNING
 
 
 class StoredStudySearch(OptunaSearch):
@@ -29,3 +44,131 @@ class StoredStudySearch(OptunaSearch):
             self._completed_trials.add(trial_id)  # told already, with this same result
             return
         super().on_trial_complete(trial_id, result, error)
+
+
+@dataclass
+class _Asked:
+    """A trial the study suggested: its serialised spec, the arm it drew (None: the experiment
+    has one) and what it must share with a pack's other members (None: it runs alone)."""
+
+    trial: optuna.Trial
+    spec: dict[str, Any]
+    arm: str | None
+    key: object | None
+
+
+def _states(result: dict[str, Any], ended: bool) -> list[dict[str, Any]]:
+    """What a Tune result says of each trial it runs, as a pack's ``MEMBERS`` entries (a trial
+    alone: finished with its final result, stopped when it ended without one, else running)."""
+    if MEMBERS in result:
+        return json.loads(result[MEMBERS])
+    if result.get(FINAL):
+        return [{"state": FINISHED, "result": result}]
+    return [{"state": STOPPED if ended else RUNNING, "objective": result.get(OBJECTIVE, math.nan)}]
+
+
+class PackedStudySearch(Searcher):
+    """Tune's searcher for a packed Optuna sweep: each Tune trial is a pack of up to ``members``
+    trials the study was asked for at once (ask/tell), all of one architecture signature.
+
+    A pack's first member picks the experiment's arm; the next ones are asked with that arm
+    fixed (``enqueue_trial``), so their sampled values differ but their architecture rarely
+    does. One whose signature still differs (a searched value that changes shapes), or that
+    must run alone, is held over to start the next pack. Per-epoch objectives go to each
+    member's Optuna trial as intermediate values; at the end each member is told on its own:
+    finished with its final objective, failed, or pruned when ASHA stopped it. At most
+    ``total`` trials are asked. A resumed sweep restores this state from Tune's and, like
+    ``StoredStudySearch``, leaves a trial the stored study already finished as it is.
+    """
+
+    def __init__(
+        self,
+        space: ExperimentSpace,
+        *,
+        metric: str,
+        mode: str,
+        sampler: optuna.samplers.BaseSampler,
+        study_name: str,
+        storage: optuna.storages.BaseStorage,
+        members: int,
+        total: int,
+        policy: PackPolicy,
+    ) -> None:
+        super().__init__(metric=metric, mode=mode)
+        self._space, self._members, self._total, self._policy = space, members, total, policy
+        self._study = optuna.create_study(
+            storage=storage,
+            sampler=sampler,
+            study_name=study_name,
+            direction="minimize" if mode == "min" else "maximize",
+            load_if_exists=True,
+        )
+        self._asked = 0
+        self._held: list[_Asked] = []  # asked, not yet in a pack: it starts the next one
+        self._packs: dict[str, list[optuna.Trial]] = {}  # Tune trial id -> its members' trials
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+        members: list[_Asked] = []
+        while len(members) < self._members:
+            if self._held:
+                asked = self._held.pop(0)
+            elif self._asked < self._total:
+                asked = self._ask(members[0].arm if members else None)
+            else:
+                break
+            if members and (asked.key is None or asked.key != members[0].key):
+                self._held.insert(0, asked)
+                break
+            members.append(asked)
+            if asked.key is None:  # it runs alone
+                break
+        if not members:
+            return Searcher.FINISHED
+        self._packs[trial_id] = [m.trial for m in members]
+        return {"pack": [m.spec for m in members]}
+
+    def _ask(self, arm: str | None) -> _Asked:
+        """The study's next trial (with ``arm`` fixed when given) as a trial spec."""
+        if arm is not None:
+            self._study.enqueue_trial({ARM_PARAM: arm})
+        trial = self._study.ask()
+        self._asked += 1
+        config = self._space(trial)["trial"]
+        spec = TrialSpec.from_dict(config)
+        return _Asked(trial, config, trial.params.get(ARM_PARAM), pack_key(spec, spec.config(), self._policy))
+
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        if result.get(FINAL):
+            return
+        step = int(result.get(TRAINING_ITERATION, 0))
+        for trial, state in zip(self._packs[trial_id], _states(result, ended=False), strict=True):
+            value = state.get("objective", math.nan)
+            if state.get("state") == RUNNING and math.isfinite(value) and not self._finished(trial):
+                trial.report(value, step)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        trials = self._packs[trial_id]
+        alone_raised = error and not (result and MEMBERS in result)
+        states = [] if alone_raised or not result else _states(result, ended=True)
+        states += [{}] * (len(trials) - len(states))  # no word of it: it failed with its pack
+        for trial, state in zip(trials, states, strict=True):
+            if self._finished(trial):
+                continue  # told before the driver was killed: see StoredStudySearch
+            value = state.get("result", {}).get(OBJECTIVE, math.nan)
+            if state.get("state") == FINISHED and math.isfinite(value):
+                self._study.tell(trial, value)
+            elif state.get("state") == STOPPED:
+                self._study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            else:  # failed, diverged, or its pack ended in an error
+                self._study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+    def _finished(self, trial: optuna.Trial) -> bool:
+        return self._study._storage.get_trial(trial._trial_id).state.is_finished()
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as file:
+            pickle.dump(self.__dict__, file)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as file:
+            self.__dict__.update(pickle.load(file))

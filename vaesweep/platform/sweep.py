@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from vaesweep.faults import hand_down_driver_pid, kill_point
-from vaesweep.platform.packs import pack_units
+from vaesweep.platform.packs import pack_units, study_pack_size
 from vaesweep.platform.plan import SweepPlan, write_definition
 from vaesweep.platform.server import TrackingServer
 from vaesweep.platform.stages import Stage, link_parents, plan_stages
@@ -129,20 +129,29 @@ def _tuner(plan: SweepPlan, trainable, stage: Stage):
         from optuna.samplers import TPESampler
 
         from vaesweep.platform.study import open_storage, study_name, study_storage
-        from vaesweep.platform.study_search import StoredStudySearch
+        from vaesweep.platform.study_search import PackedStudySearch, StoredStudySearch
 
         seed = plan.options.seeds[0] if plan.options.seeds else 0
+        num_samples = plan.options.num_samples
         # a define-by-run space takes metric and mode here: Tune does not pass TuneConfig's to it;
         # the study lives in an RDB storage (vaesweep.platform.study), where Optuna's tools find it
-        search_alg = StoredStudySearch(
-            space=plan.space,
-            metric=OBJECTIVE,
-            mode=plan.mode,
-            sampler=TPESampler(seed=seed),
-            study_name=study_name(plan),
-            storage=open_storage(study_storage(plan)),
-        )
-        num_samples = plan.options.num_samples
+        study = {
+            "metric": OBJECTIVE,
+            "mode": plan.mode,
+            "study_name": study_name(plan),
+            "storage": open_storage(study_storage(plan)),
+        }
+        if plan.packing is None:
+            search_alg = StoredStudySearch(space=plan.space, sampler=TPESampler(seed=seed), **study)
+        else:  # a pack's members are asked at once; the constant liar keeps them apart
+            search_alg = PackedStudySearch(
+                plan.space,
+                sampler=TPESampler(seed=seed, constant_liar=True),
+                members=study_pack_size(plan.packing, num_samples),
+                total=num_samples,
+                policy=plan.packing,
+                **study,
+            )
     scheduler = None
     if plan.options.scheduler == "asha" and plan.packing is not None:
         from vaesweep.platform.rungs import SweepASHA
@@ -231,9 +240,12 @@ def _run_stage(plan: SweepPlan, stage: Stage, trainable, tracking, monitor) -> b
 
 
 def _packing_line(plan: SweepPlan) -> str | None:
-    """How the sweep packs its (first stage's) trials, or why it does not when asked to."""
+    """How the sweep packs its (first stage's) trials: its packs, or an Optuna search's size."""
     if plan.packing is None:
-        return plan.pack_note
+        return None
+    if plan.space is not None:
+        members = study_pack_size(plan.packing, plan.options.num_samples)
+        return f"packing: the study is asked for up to {members} trials of one architecture a pack"
     units = pack_units(plan_stages(plan)[0].trials, plan.packing)
     packs = [len(unit) for unit in units if len(unit) > 1]
     alone = len(units) - len(packs)

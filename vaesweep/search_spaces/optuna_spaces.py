@@ -22,6 +22,8 @@ from vaesweep.methods import METHODS
 from vaesweep.methods.space import Dimension
 from vaesweep.search_spaces.definitions import Experiment, TrialSpec, expand, point_label
 
+ARM_PARAM = "arm"  # the study's parameter that picks the experiment's arm (when it has several)
+
 # Each method's space lives in its spec (vaesweep.methods); this is the view by name.
 METHOD_SPACES: dict[str, dict[str, Dimension]] = {name: dict(m.space) for name, m in METHODS.items()}
 
@@ -64,9 +66,8 @@ class ExperimentSpace:
 
     def __call__(self, trial: optuna.Trial) -> dict[str, Any]:
         by_label = dict(zip(self.labels(), self.candidates, strict=True))
-        label = (
-            trial.suggest_categorical("arm", list(by_label)) if len(by_label) > 1 else next(iter(by_label))
-        )
+        labels = list(by_label)
+        label = trial.suggest_categorical(ARM_PARAM, labels) if len(labels) > 1 else labels[0]
         base = by_label[label]
         sampled = suggest_method(trial, base.method, self.fixed)
         seed = self.seeds[trial.number % len(self.seeds)]
