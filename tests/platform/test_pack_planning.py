@@ -100,3 +100,29 @@ def test_a_bad_pack_value_is_a_config_error_naming_the_allowed_ones(tmp_path, va
     with pytest.raises(ConfigError) as error:
         _plan(tmp_path, pack=value)
     assert error.value.field == "--pack" and "auto, off" in str(error.value)
+
+
+def test_auto_packs_no_more_members_than_a_slots_memory_holds():
+    from vaesweep.packing.memory import PACKABLE_FRACTION, member_bytes
+
+    trials = expand(method_experiment("du_vae", "digits"), seeds=(1,))
+    each = member_bytes(trials[0].config())
+    roomy = pack_units(trials, PackPolicy(None, slots=2, on_gpu=False))
+    tight = pack_units(
+        trials, PackPolicy(None, slots=2, on_gpu=False, memory=int(3.5 * each / PACKABLE_FRACTION))
+    )
+    assert max(len(u) for u in roomy) > 3 and max(len(u) for u in tight) == 3
+    assert sorted(t.arm for u in tight for t in u) == sorted(t.arm for t in trials)
+    measured = packs.pack_policy("auto", cpus_per_trial=1, gpus_per_trial=0, max_concurrent=None)
+    assert measured.memory > 100 * each  # this machine's memory over its slots, read at planning
+    assert packs.pack_policy("4", cpus_per_trial=1, gpus_per_trial=0, max_concurrent=None).memory is None
+
+
+def test_a_gpu_sweep_planned_where_no_gpu_is_leaves_memory_unknown():
+    import torch
+
+    from vaesweep.packing.memory import slot_memory
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert slot_memory(on_gpu=True, gpus_per_trial=1, slots=1) is None

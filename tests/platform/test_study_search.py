@@ -10,7 +10,7 @@ import pytest
 
 from vaesweep.platform.packs import PackPolicy, pack_key
 from vaesweep.platform.study_search import PackedStudySearch
-from vaesweep.search_spaces.definitions import Arm, Experiment, TrialSpec
+from vaesweep.search_spaces.definitions import Arm, Experiment, TrialSpec, expand
 from vaesweep.search_spaces.grids import method_experiment
 from vaesweep.search_spaces.optuna_spaces import experiment_space
 from vaesweep.trainables import FINAL, MEMBERS, OBJECTIVE
@@ -21,7 +21,9 @@ TWO_METHODS = Experiment(
 )
 
 
-def _searcher(tmp_path, experiment: Experiment, members: int, total: int) -> PackedStudySearch:
+def _searcher(
+    tmp_path, experiment: Experiment, members: int, total: int, policy: PackPolicy = POLICY
+) -> PackedStudySearch:
     return PackedStudySearch(
         experiment_space(experiment, dataset="digits", seeds=(0, 1)),
         metric=OBJECTIVE,
@@ -31,7 +33,7 @@ def _searcher(tmp_path, experiment: Experiment, members: int, total: int) -> Pac
         storage=optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'optuna.db'}"),
         members=members,
         total=total,
-        policy=POLICY,
+        policy=policy,
     )
 
 
@@ -65,6 +67,16 @@ def test_packs_hold_one_architecture_and_the_study_is_asked_exactly_num_samples_
     if continuous:  # the constant liar keeps a pack's members apart
         assert len({json.dumps(t.params, sort_keys=True) for t in study.trials}) == total
     assert searcher.suggest("after") == searcher.FINISHED
+
+
+def test_a_pack_holds_no_more_members_than_a_slots_memory(tmp_path):
+    from vaesweep.packing.memory import PACKABLE_FRACTION, member_bytes
+
+    experiment = method_experiment("du_vae", "digits")
+    each = member_bytes(expand(experiment, seeds=(0,))[0].config())
+    tight = PackPolicy(None, slots=2, on_gpu=False, memory=int(2.5 * each / PACKABLE_FRACTION))
+    packs = _all_packs(_searcher(tmp_path, experiment, members=4, total=6, policy=tight))
+    assert [len(pack) for pack in packs] == [2, 2, 2]
 
 
 def _members(*states: dict) -> str:

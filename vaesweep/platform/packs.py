@@ -4,8 +4,9 @@ Trials whose configurations share an architecture signature (vaesweep.packing.si
 train as one packed model, one Tune trial per pack (vaesweep.trainables.pack_trial). The
 planner groups a stage's trials by signature and cuts each group evenly into packs: under
 ``K`` of at most K members; under ``auto`` of the size, between ceil(packable trials / slots)
-(capped at ``AUTO_MAX_MEMBERS``) and a quarter of it, whose Tune trials would end soonest on
-the slots when started in order (20 trials of one architecture on 2 slots: 2 packs of 10; 4
+(capped at ``AUTO_MAX_MEMBERS``, and for each group at the members a slot's memory holds:
+vaesweep.packing.memory) and a quarter of it, whose Tune trials would end soonest on the
+slots when started in order (20 trials of one architecture on 2 slots: 2 packs of 10; 4
 and 16 of two architectures: packs of 4, 5, 5 and 6, not 4, 8 and 8, which leave a slot
 idle). A trial that cannot pack runs alone, as with
 ``--pack off``: one whose options have no vectorised implementation (``unpackable_reason``),
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 
 from vaesweep.config import RunConfig
 from vaesweep.errors import ConfigError
+from vaesweep.packing.memory import members_that_fit, slot_memory
 from vaesweep.packing.signature import signature, unpackable_reason
 from vaesweep.search_spaces.definitions import TrialSpec
 
@@ -44,15 +46,22 @@ Unit = tuple[TrialSpec, ...]  # one Tune trial: one trial alone, or a pack's mem
 
 @dataclass(frozen=True)
 class PackPolicy:
-    """How a sweep packs: at most ``max_members`` a pack (None: auto, sized to fill ``slots``),
-    and whether its trials run on a GPU (text models pack only there under auto)."""
+    """How a sweep packs: at most ``max_members`` a pack (None: auto, sized to fill ``slots``
+    and to fit a slot's ``memory``), and whether its trials run on a GPU (text models pack only
+    there under auto). Stored with the sweep, so that ``--resume`` forms the same packs."""
 
     max_members: int | None
     slots: int
     on_gpu: bool
+    memory: int | None = None  # bytes a slot has (vaesweep.packing.memory); None: not known
 
     def as_dict(self) -> dict[str, object]:
-        return {"max_members": self.max_members, "slots": self.slots, "on_gpu": self.on_gpu}
+        return {
+            "max_members": self.max_members,
+            "slots": self.slots,
+            "on_gpu": self.on_gpu,
+            "memory": self.memory,
+        }
 
 
 def parse_pack(value: str | int) -> int | str | None:
@@ -85,7 +94,9 @@ def pack_policy(
     parsed = parse_pack(pack)
     if parsed == "off":
         return None
-    return PackPolicy(parsed, slots(cpus_per_trial, gpus_per_trial, max_concurrent), gpus_per_trial > 0)
+    count, on_gpu = slots(cpus_per_trial, gpus_per_trial, max_concurrent), gpus_per_trial > 0
+    memory = slot_memory(on_gpu, gpus_per_trial, count) if parsed is None else None
+    return PackPolicy(parsed, count, on_gpu, memory)
 
 
 def alone_reason(spec: TrialSpec, config: RunConfig, policy: PackPolicy) -> str | None:
@@ -103,6 +114,14 @@ def pack_key(spec: TrialSpec, config: RunConfig, policy: PackPolicy) -> object |
     """What trials must share to train in one pack (their architecture signature), or None for
     a trial that runs alone."""
     return None if alone_reason(spec, config, policy) is not None else signature(config)
+
+
+def memory_cap(config: RunConfig, policy: PackPolicy) -> int | None:
+    """Under auto, the members of ``config``'s architecture a slot's memory holds; None when
+    packs are not capped by memory (``--pack K``, or the size or the memory is not known)."""
+    if policy.max_members is not None or policy.memory is None:
+        return None
+    return members_that_fit(config, policy.memory)
 
 
 def study_pack_size(policy: PackPolicy, num_samples: int) -> int:
@@ -130,6 +149,7 @@ def pack_units(
         return [(t,) for t in trials]
     configs = list(configs) if configs is not None else [t.config() for t in trials]
     groups: dict[object, list[TrialSpec]] = {}
+    fits: dict[object, int] = {}  # under auto: the members of a group a slot's memory holds
     order: list[tuple[str, object]] = []
     for spec, config in zip(trials, configs, strict=True):
         key = pack_key(spec, config, policy)
@@ -139,12 +159,14 @@ def pack_units(
         if key not in groups:
             groups[key] = []
             order.append(("group", key))
+            if (cap := memory_cap(config, policy)) is not None:
+                fits[key] = cap
         groups[key].append(spec)
 
     def units_of(size: int) -> list[Unit]:
         units: list[Unit] = []
         for kind, item in order:
-            units += [(item,)] if kind == "alone" else _cut(groups[item], size)
+            units += [(item,)] if kind == "alone" else _cut(groups[item], min(size, fits.get(item, size)))
         return units
 
     if policy.max_members is not None:

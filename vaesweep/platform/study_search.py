@@ -24,7 +24,7 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from vaesweep.packing.trainer import FINISHED, STOPPED
-from vaesweep.platform.packs import PackPolicy, pack_key
+from vaesweep.platform.packs import PackPolicy, memory_cap, pack_key
 from vaesweep.search_spaces.definitions import TrialSpec
 from vaesweep.search_spaces.optuna_spaces import ARM_PARAM, ExperimentSpace
 from vaesweep.trainables import FINAL, MEMBERS, OBJECTIVE
@@ -49,12 +49,14 @@ class StoredStudySearch(OptunaSearch):
 @dataclass
 class _Asked:
     """A trial the study suggested: its serialised spec, the arm it drew (None: the experiment
-    has one) and what it must share with a pack's other members (None: it runs alone)."""
+    has one), what it must share with a pack's other members (None: it runs alone) and how
+    many of them its slot holds."""
 
     trial: optuna.Trial
     spec: dict[str, Any]
     arm: str | None
     key: object | None
+    fits: int  # the members of its architecture a slot's memory holds (auto), else unbounded
 
 
 def _states(result: dict[str, Any], ended: bool) -> list[dict[str, Any]]:
@@ -109,7 +111,8 @@ class PackedStudySearch(Searcher):
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         members: list[_Asked] = []
-        while len(members) < self._members:
+        limit = self._members  # and once the first is asked, what its slot's memory holds
+        while len(members) < limit:
             if self._held:
                 asked = self._held.pop(0)
             elif self._asked < self._total:
@@ -120,6 +123,7 @@ class PackedStudySearch(Searcher):
                 self._held.insert(0, asked)
                 break
             members.append(asked)
+            limit = min(limit, asked.fits)
             if asked.key is None:  # it runs alone
                 break
         if not members:
@@ -135,7 +139,10 @@ class PackedStudySearch(Searcher):
         self._asked += 1
         config = self._space(trial)["trial"]
         spec = TrialSpec.from_dict(config)
-        return _Asked(trial, config, trial.params.get(ARM_PARAM), pack_key(spec, spec.config(), self._policy))
+        resolved = spec.config()
+        key = pack_key(spec, resolved, self._policy)
+        cap = memory_cap(resolved, self._policy) if key is not None else None
+        return _Asked(trial, config, trial.params.get(ARM_PARAM), key, cap or self._members)
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         if result.get(FINAL):
