@@ -26,6 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from vaesweep.config import resolve_config
 from vaesweep.packing.hardware import matmul_gflops
+from vaesweep.packing.memory import first_training_step
 from vaesweep.packing.trainer import PackedTrainer
 from vaesweep.train import Trainer
 
@@ -45,16 +46,10 @@ def _synchronise(device: torch.device) -> None:
 def step_flops(trainer: Trainer) -> float:
     """Matrix-multiply FLOPs of one training step of one trial (forward and backward)."""
     counter = FlopCounterMode(display=False)
-    trainer.model.train()
-    train = trainer.dataset.train
-    index = torch.arange(trainer.config.train.batch_size)
-    x = train.x[index].to(trainer.device)
-    lengths = None if train.lengths is None else train.lengths[index].to(trainer.device)
-    if lengths is not None:
-        x = x[:, : int(lengths.max())]
     with counter:
-        out = trainer.model(x, lengths, k=trainer.objective.samples)
-        trainer.objective(out, trainer.model, x, lengths, trainer.objective.values(0)).loss.backward()
+        first_training_step(
+            trainer.model, trainer.objective, trainer.dataset.train, trainer.config.train.batch_size
+        )
     trainer.optimiser.zero_grad(set_to_none=True)
     return float(counter.get_total_flops())
 

@@ -1,4 +1,5 @@
-"""Helpers of the platform tests: tiny trials, a sweep run in code, a sweep's child runs."""
+"""Helpers of the platform tests: tiny trials, a sweep run in code, a sweep's child runs, and
+the two-method experiment that Optuna sweeps search."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from mlflow.tracking import MlflowClient
 from vaesweep.platform.plan import SweepOptions, plan_sweep
 from vaesweep.platform.sweep import SweepOutcome, run_sweep
 from vaesweep.platform.tracking import PARENT_TAG
-from vaesweep.search_spaces.definitions import Experiment
+from vaesweep.search_spaces.definitions import Arm, Experiment
 
 # Two epochs and a cheap evaluation: seconds per trial on 2 cores.
 TINY = {
@@ -47,3 +48,11 @@ def children(uri: str, outcome: SweepOutcome) -> list:
     client = MlflowClient(uri)
     query = f"tags.`{PARENT_TAG}` = '{outcome.parent_run_id}'"
     return client.search_runs([outcome.experiment_id], filter_string=query)
+
+
+def igp_or_du_vae(name: str) -> Experiment:
+    """An Optuna space with two methods to choose from, on digits: the arm is sampled first,
+    then only that method's hyper-parameters."""
+    return Experiment(
+        name, "IGP or DU-VAE, sampled", ("digits",), (Arm("igp", "IGP"), Arm("du_vae", "DU-VAE")), seeds=(0,)
+    )

@@ -11,7 +11,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.platform.kill_harness import KillCase, reference_results, run_case
-from tests.platform.support import children, sweep
+from tests.platform.support import children, igp_or_du_vae, sweep
 from vaesweep.platform.results import results_frame, summary_table, table_metrics
 from vaesweep.search_spaces.definitions import Arm, Experiment
 
@@ -194,17 +194,16 @@ def test_an_optuna_search_trains_packs_of_its_suggestions_and_tells_each_member(
 
     from vaesweep.platform.study import study_name, study_storage
 
-    two = Experiment(
-        "packed_optuna",
-        "IGP or DU-VAE, sampled",
-        ("digits",),
-        (Arm("igp", "IGP"), Arm("du_vae", "DU-VAE")),
-        seeds=(0,),
-    )
     outcome, progress = sweep(
-        two, tmp_path, tracking_server.uri, {"train.epochs": "3"}, search="optuna", num_samples=6, pack="3",
+        igp_or_du_vae("packed_optuna"),
+        tmp_path,
+        tracking_server.uri,
+        {"train.epochs": "3"},
+        search="optuna",
+        num_samples=6,
+        pack="3",
         scheduler="asha",
-    )  # fmt: skip
+    )
     assert outcome.status == "FINISHED", progress
     assert "packing: the study is asked for up to 3 trials of one architecture a pack" in progress
     packs: dict[str, list] = {}

@@ -8,17 +8,16 @@ import json
 import optuna
 import pytest
 
+from tests.platform.support import igp_or_du_vae
 from vaesweep.platform.packs import PackPolicy, pack_key
 from vaesweep.platform.study_search import PackedStudySearch
-from vaesweep.search_spaces.definitions import Arm, Experiment, TrialSpec, expand
+from vaesweep.search_spaces.definitions import Experiment, TrialSpec, expand
 from vaesweep.search_spaces.grids import method_experiment
 from vaesweep.search_spaces.optuna_spaces import experiment_space
 from vaesweep.trainables import FINAL, MEMBERS, OBJECTIVE
 
 POLICY = PackPolicy(None, slots=2, on_gpu=False)
-TWO_METHODS = Experiment(
-    "two", "IGP or DU-VAE", ("digits",), (Arm("igp", "IGP"), Arm("du_vae", "DU-VAE")), seeds=(0,)
-)
+TWO_METHODS = igp_or_du_vae("two")
 
 
 def _searcher(

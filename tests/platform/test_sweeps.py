@@ -10,7 +10,7 @@ import time
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.platform.support import children, sweep
+from tests.platform.support import children, igp_or_du_vae, sweep
 from vaesweep.platform.results import report_lines
 from vaesweep.platform.server import TrackingServer, free_port
 from vaesweep.search_spaces.definitions import Arm, Experiment
@@ -72,15 +72,8 @@ def test_grid_of_two_methods_two_values_two_seeds_gives_eight_finished_child_run
 
 
 def test_optuna_with_a_conditional_space_and_asha_reports_its_best_config(tracking_server, tmp_path):
-    two = Experiment(
-        "optuna_two",
-        "IGP or DU-VAE, sampled",
-        ("digits",),
-        (Arm("igp", "IGP"), Arm("du_vae", "DU-VAE")),
-        seeds=(0,),
-    )
     outcome, progress = sweep(
-        two,
+        igp_or_du_vae("optuna_two"),
         tmp_path,
         tracking_server.uri,
         {"train.epochs": "3"},

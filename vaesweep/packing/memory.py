@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -22,6 +23,11 @@ from torch.utils._pytree import tree_leaves
 from vaesweep.config import RunConfig
 from vaesweep.errors import DataError
 from vaesweep.packing.signature import signature
+
+if TYPE_CHECKING:  # the planner imports this module; models load only when a size is measured
+    from vaesweep.data.base import Split
+    from vaesweep.models.vae import VAE
+    from vaesweep.objectives.objective import Objective
 
 # weights, gradients, Adam's two moments, and the best model that decay on plateau keeps
 PARAMETER_COPIES = 5
@@ -61,6 +67,22 @@ def member_bytes(config: RunConfig) -> int | None:
     return _measured[key]
 
 
+def first_training_step(model: VAE, objective: Objective, train: Split, batch_size: int) -> None:
+    """One training step of one trial on the first batch of ``train`` (forward, loss, backward;
+    no optimiser): what this module counts the bytes of, and bench/packing.py the FLOPs of."""
+    from vaesweep.data.batching import trim
+
+    device = next(model.parameters()).device
+    index = torch.arange(min(batch_size, len(train)), device=train.x.device)
+    x = train.x[index].to(device)
+    lengths = None if train.lengths is None else train.lengths[index].to(device)
+    if lengths is not None:
+        x = trim(x, lengths)
+    model.train()
+    out = model(x, lengths, k=objective.samples)
+    objective(out, model, x, lengths, objective.values(0)).loss.backward()
+
+
 def _measure(config: RunConfig) -> int:
     from vaesweep.data import load_dataset
     from vaesweep.models.build import build_model
@@ -71,18 +93,9 @@ def _measure(config: RunConfig) -> int:
     dataset = load_dataset(cpu.data)
     model = build_model(cpu, dataset)
     parameters = sum(p.numel() * p.element_size() for p in model.parameters())
-    train = dataset.train
-    index = torch.arange(min(cpu.train.batch_size, len(train)))
-    x = train.x[index]
-    lengths = None if train.lengths is None else train.lengths[index]
-    if lengths is not None:
-        x = x[:, : int(lengths.max())]
-    objective = Objective(cpu, 1, 1)
     counter = _OutputBytes()
-    model.train()
     with counter:
-        out = model(x, lengths, k=objective.samples)
-        objective(out, model, x, lengths, objective.values(0)).loss.backward()
+        first_training_step(model, Objective(cpu, 1, 1), dataset.train, cpu.train.batch_size)
     return PARAMETER_COPIES * parameters + counter.total
 
 

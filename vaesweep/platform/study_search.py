@@ -31,6 +31,12 @@ from vaesweep.trainables import FINAL, MEMBERS, OBJECTIVE
 from vaesweep.trainables.pack_trial import RUNNING
 
 
+def _finished(study: optuna.Study, trial: optuna.Trial) -> bool:
+    """Whether the stored study already closed ``trial`` (its state in the storage, not the
+    searcher's copy: Optuna has no public call for one trial's state by id)."""
+    return study._storage.get_trial(trial._trial_id).state.is_finished()
+
+
 class StoredStudySearch(OptunaSearch):
     """``OptunaSearch`` that leaves a trial the stored study already finished as it is."""
 
@@ -40,7 +46,7 @@ class StoredStudySearch(OptunaSearch):
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         known = self._ot_trials.get(trial_id)
-        if known is not None and self._ot_study._storage.get_trial(known._trial_id).state.is_finished():
+        if known is not None and _finished(self._ot_study, known):
             self._completed_trials.add(trial_id)  # told already, with this same result
             return
         super().on_trial_complete(trial_id, result, error)
@@ -150,7 +156,7 @@ class PackedStudySearch(Searcher):
         step = int(result.get(TRAINING_ITERATION, 0))
         for trial, state in zip(self._packs[trial_id], _states(result, ended=False), strict=True):
             value = state.get("objective", math.nan)
-            if state.get("state") == RUNNING and math.isfinite(value) and not self._finished(trial):
+            if state.get("state") == RUNNING and math.isfinite(value) and not _finished(self._study, trial):
                 trial.report(value, step)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
@@ -159,7 +165,7 @@ class PackedStudySearch(Searcher):
         states = [] if alone_raised or not result else _states(result, ended=True)
         states += [{}] * (len(trials) - len(states))  # no word of it: it failed with its pack
         for trial, state in zip(trials, states, strict=True):
-            if self._finished(trial):
+            if _finished(self._study, trial):
                 continue  # told before the driver was killed: see StoredStudySearch
             value = state.get("result", {}).get(OBJECTIVE, math.nan)
             if state.get("state") == FINISHED and math.isfinite(value):
@@ -168,9 +174,6 @@ class PackedStudySearch(Searcher):
                 self._study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             else:  # failed, diverged, or its pack ended in an error
                 self._study.tell(trial, state=optuna.trial.TrialState.FAIL)
-
-    def _finished(self, trial: optuna.Trial) -> bool:
-        return self._study._storage.get_trial(trial._trial_id).state.is_finished()
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as file:
