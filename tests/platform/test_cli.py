@@ -111,6 +111,10 @@ def test_an_unreachable_tracking_server_fails_fast_with_one_line_before_ray_star
     assert not Path(runs, "tune").exists()  # nothing stored: the sweep never started
 
 
+def _interruptible() -> None:  # runs in the child, before exec
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ui_serves_the_run_directorys_store_on_loopback(tracking_server):
     import urllib.request
 
@@ -132,6 +136,10 @@ def test_ui_serves_the_run_directorys_store_on_loopback(tracking_server):
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        # Ctrl-C reaches the UI as it reaches a program in a terminal's foreground, even when this
+        # suite runs in the background of a script (where the shell ignores SIGINT, and children
+        # inherit that: the UI would never see the signal below)
+        preexec_fn=_interruptible,
     )
     try:
         deadline = time.monotonic() + 120
