@@ -10,11 +10,15 @@ $MLFLOW_TRACKING_USERNAME / $MLFLOW_TRACKING_PASSWORD (the first start makes the
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import importlib.metadata
 import os
 import secrets
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -143,15 +147,13 @@ def _sqlite_file(directory: Path, backend_store_uri: str | None) -> Path | None:
     return Path(backend_store_uri.removeprefix(prefix)) if backend_store_uri.startswith(prefix) else None
 
 
-def create_database(path: Path, timeout_s: float = 600.0) -> None:
-    """A new SQLite store, whole or not at all: MLflow creates its tables in a temporary file that
-    is renamed into place once complete. (A sweep killed while ``mlflow server`` created them in
-    place would leave a database that MLflow can no longer open: the sweep could not resume.)"""
-    for leftover in path.parent.glob(f"{path.name}.new-*"):  # from a start that was killed
-        leftover.unlink()
-    temporary = path.with_name(f"{path.name}.new-{os.getpid()}")
+STORE_TEMPLATES = ".mlflow-stores"  # under the cache root (vaesweep.data.cache)
+
+
+def _upgraded(path: Path, timeout_s: float) -> None:
+    """``mlflow db upgrade`` into a new file ``path`` (MLflow's tables at its latest schema)."""
     done = subprocess.run(
-        [sys.executable, "-m", "mlflow", "db", "upgrade", f"sqlite:///{temporary}"],
+        [sys.executable, "-m", "mlflow", "db", "upgrade", f"sqlite:///{path}"],
         capture_output=True,
         text=True,
         timeout=timeout_s,
@@ -161,6 +163,52 @@ def create_database(path: Path, timeout_s: float = 600.0) -> None:
     if done.returncode != 0:
         last = ([line for line in done.stderr.splitlines() if line.strip()] or ["(nothing)"])[-1]
         raise RuntimeError(f"could not create the MLflow database {path}: {last.strip()[:300]}")
+
+
+def _is_store(path: Path) -> bool:
+    """Whether ``path`` is a whole SQLite store that MLflow's migrations completed."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+            return bool(connection.execute("SELECT version_num FROM alembic_version").fetchone())
+    except sqlite3.Error:
+        return False
+
+
+def store_template(timeout_s: float = 600.0) -> Path | None:
+    """An empty store at the installed MLflow's schema, made once per MLflow version in the cache
+    root and copied for every new store: ``mlflow db upgrade`` costs about 3.5 s on 2 cores (a
+    new interpreter, MLflow's imports, every migration), the copy milliseconds. The upgrade
+    writes only the schema and its version (no experiment, no time stamp), so a copy is what
+    the upgrade would make. None where the cache cannot be written (the store is then made in
+    place)."""
+    from vaesweep.data.cache import cache_root
+
+    template = cache_root() / STORE_TEMPLATES / f"mlflow-{importlib.metadata.version('mlflow')}.db"
+    if _is_store(template):
+        return template
+    try:
+        template.parent.mkdir(parents=True, exist_ok=True)
+        temporary = template.with_name(f"{template.name}.new-{os.getpid()}")
+        temporary.touch()  # OSError here where the cache is read-only
+    except OSError:
+        return None
+    _upgraded(temporary, timeout_s)
+    os.replace(temporary, template)  # concurrent first sweeps each rename a whole template
+    return template
+
+
+def create_database(path: Path, timeout_s: float = 600.0) -> None:
+    """A new SQLite store, whole or not at all: it is written to a temporary file that is renamed
+    into place once complete. (A sweep killed while ``mlflow server`` created the tables in place
+    would leave a database that MLflow can no longer open: the sweep could not resume.)"""
+    for leftover in path.parent.glob(f"{path.name}.new-*"):  # from a start that was killed
+        leftover.unlink()
+    temporary = path.with_name(f"{path.name}.new-{os.getpid()}")
+    template = store_template(timeout_s)
+    if template is None:
+        _upgraded(temporary, timeout_s)
+    else:
+        shutil.copyfile(template, temporary)
     os.replace(temporary, path)
 
 
@@ -203,27 +251,40 @@ class TrackingServer:
         self.auth = auth
         self.artifacts_destination = artifacts_destination
         self.process: subprocess.Popen | None = None
+        self._environment: dict[str, str] = {}
+        self._logged = 0  # the log's size when the process started: what it wrote comes after
 
     @property
     def uri(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout_s: float = 180.0, attempts: int = 3) -> str:
-        """Start the server and wait until it answers. A port chosen here can be taken by another
-        program before the server binds it (a shared machine): then another port is tried."""
+        """Start the server and wait until it answers (``launch`` then ``wait_ready``)."""
+        self.launch()
+        return self.wait_ready(timeout_s, attempts)
+
+    def launch(self) -> None:
+        """Start the server process without waiting for it: its start-up (seconds of MLflow's
+        imports) can overlap the caller's own (a sweep starts Ray meanwhile)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         database = _sqlite_file(self.directory, self.backend_store_uri)
         if database is not None and not database.exists():
             create_database(database)
-        environment = server_environment() | (auth_environment(self.directory) if self.auth else {})
+        self._environment = server_environment() | (auth_environment(self.directory) if self.auth else {})
+        self._spawn()
+
+    def wait_ready(self, timeout_s: float = 180.0, attempts: int = 3) -> str:
+        """The URI once the launched server answers. A port chosen here can be taken by another
+        program before the server binds it (a shared machine): then another port is tried."""
         attempt = 1
         while True:
-            logged = (self.directory / LOG).stat().st_size if (self.directory / LOG).exists() else 0
             try:
-                return self._start(environment, timeout_s)
+                wait_healthy(self.uri, timeout_s, self.process)
+                return self.uri
             except RuntimeError as error:
+                self.stop()
                 with open(self.directory / LOG, "rb") as log:
-                    log.seek(logged)
+                    log.seek(self._logged)
                     written = log.read().decode(errors="replace")
                 if not (
                     "address already in use" in written.lower() and not self.port_given and attempt < attempts
@@ -236,9 +297,12 @@ class TrackingServer:
                     ) from None
             attempt += 1
             self.port = free_port(self.host)
+            self._spawn()
 
-    def _start(self, environment: dict[str, str], timeout_s: float) -> str:
-        log = open(self.directory / LOG, "ab")  # noqa: SIM115 - the server process owns it
+    def _spawn(self) -> None:
+        log_path = self.directory / LOG
+        self._logged = log_path.stat().st_size if log_path.exists() else 0
+        log = open(log_path, "ab")  # noqa: SIM115 - the server process owns it
         self.process = subprocess.Popen(
             server_command(
                 self.directory,
@@ -251,17 +315,11 @@ class TrackingServer:
             ),
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=environment,
+            env=self._environment,
             start_new_session=True,  # its own process group, stopped as one
             preexec_fn=_fate_sharing(),
         )
         log.close()
-        try:
-            wait_healthy(self.uri, timeout_s, self.process)
-        except RuntimeError:
-            self.stop()
-            raise
-        return self.uri
 
     def stop(self, timeout_s: float = 20.0) -> None:
         if self.process is None or self.process.poll() is not None:

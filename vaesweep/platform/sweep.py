@@ -316,22 +316,26 @@ def run_sweep(plan: SweepPlan, *, out: IO[str] = sys.stderr) -> SweepOutcome:
         if plan.options.tracking_uri
         else TrackingServer(plan.options.runs_dir, backend_store_uri=plan.options.backend_store_uri)
     )
-    uri = plan.options.tracking_uri or server.start()
+    if server is not None:
+        server.launch()  # it starts while Ray does and the packs are planned
+    disconnect = False
     try:
+        disconnect = connect_ray(plan.options.address)
+        packing_line = _packing_line(plan)
+        uri = plan.options.tracking_uri or server.wait_ready()
         tracking = SweepRun(
             uri, plan.experiment.name, plan.name, resume=plan.options.resume, tags=_tracking_tags(plan)
         )
         tracking.log_params(_parameters(plan))
         kill_point("tracking")
-        disconnect = connect_ray(plan.options.address)
         monitor = SweepMonitor(plan, tracking, out)
         MONITORS[plan.name] = monitor
         status, records = "FAILED", []
         try:
             trainable = _trainable(plan, TrialTracking(tracking.target))
             monitor.begin(uri)
-            if line := _packing_line(plan):
-                monitor.line(line)
+            if packing_line:
+                monitor.line(packing_line)
             for stage in plan_stages(plan):
                 if not _run_stage(plan, stage, trainable, tracking, monitor):
                     break
@@ -353,12 +357,12 @@ def run_sweep(plan: SweepPlan, *, out: IO[str] = sys.stderr) -> SweepOutcome:
 
                 stop_board(_board_name(plan))
             tracking.close(status, monitor.counts())
-            if disconnect:
-                import ray
-
-                ray.shutdown()
         kill_point("closed")
     finally:
+        if disconnect:
+            import ray
+
+            ray.shutdown()
         if server is not None:
             server.stop()
     return SweepOutcome(
