@@ -92,5 +92,8 @@ def test_a_server_whose_chosen_port_was_taken_meanwhile_starts_on_another(tmp_pa
             assert server.port != taken.getsockname()[1]
             with urllib.request.urlopen(f"{uri}/health", timeout=10) as response:
                 assert response.status == 200
+            server.terminate()  # asked to stop, it shuts down cleanly while the caller goes on
+            server.stop()
+            assert server.process.returncode == 0
         finally:
             server.stop()

@@ -253,6 +253,7 @@ class TrackingServer:
         self.process: subprocess.Popen | None = None
         self._environment: dict[str, str] = {}
         self._logged = 0  # the log's size when the process started: what it wrote comes after
+        self._terminating = False
 
     @property
     def uri(self) -> str:
@@ -303,6 +304,7 @@ class TrackingServer:
         log_path = self.directory / LOG
         self._logged = log_path.stat().st_size if log_path.exists() else 0
         log = open(log_path, "ab")  # noqa: SIM115 - the server process owns it
+        self._terminating = False
         self.process = subprocess.Popen(
             server_command(
                 self.directory,
@@ -321,10 +323,17 @@ class TrackingServer:
         )
         log.close()
 
+    def terminate(self) -> None:
+        """Ask the server to stop, without waiting (``stop`` waits): it shuts down (about a
+        second) while the caller stops other things."""
+        if self.process is not None and self.process.poll() is None and not self._terminating:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self._terminating = True
+
     def stop(self, timeout_s: float = 20.0) -> None:
         if self.process is None or self.process.poll() is not None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
+        self.terminate()
         try:
             self.process.wait(timeout_s)
         except subprocess.TimeoutExpired:

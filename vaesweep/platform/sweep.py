@@ -359,6 +359,8 @@ def run_sweep(plan: SweepPlan, *, out: IO[str] = sys.stderr) -> SweepOutcome:
             tracking.close(status, monitor.counts())
         kill_point("closed")
     finally:
+        if server is not None:
+            server.terminate()  # it shuts down while Ray does
         if disconnect:
             import ray
 
