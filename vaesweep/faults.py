@@ -21,7 +21,7 @@ DRIVER_PID_ENV = "VAESWEEP_DRIVER_PID"
 DRIVER_POINTS = (
     "planned",  # the sweep is planned, nothing written yet
     "defined",  # its definition is stored (what --resume reads), no server or Ray yet
-    "tracking",  # the parent MLflow run exists, Ray not started
+    "tracking",  # the parent MLflow run exists, Ray started, no Tuner built
     "tuner",  # the Tuner is built (or restored), no trial started
     "trial_start",  # Tune started a trial (N: the N-th start)
     "result",  # Tune received an epoch's result and checkpoint (N: the N-th result)
