@@ -192,7 +192,11 @@ def store_template(timeout_s: float = 600.0) -> Path | None:
         temporary.touch()  # OSError here where the cache is read-only
     except OSError:
         return None
-    _upgraded(temporary, timeout_s)
+    try:
+        _upgraded(temporary, timeout_s)
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # the shared cache keeps no half-made template
+        raise
     os.replace(temporary, template)  # concurrent first sweeps each rename a whole template
     return template
 
