@@ -7,10 +7,18 @@ same configurations, seeds 0..K-1; rounds interleave them so the machine's noise
 each rate is the median round. The sequential side is linear in K (one trial after another), so
 above ``--sequential-cap`` trials it times that many and scales. ``fraction_of_matmul`` relates
 the pack's matrix-multiply FLOP rate (counted with torch's FlopCounterMode on one trial's step)
-to the machine's fp32 matrix-multiply rate measured in the same run.
+to the machine's matrix-multiply rate measured in the same run (fp32; on CUDA in the training's
+default precision, TF32). ``per_member`` is the speedup over K: the issue's GPU target is 0.75
+until the device saturates.
+
+The papers' shapes (``mlp_mnist``: MNIST's 784 inputs, MLP 200-200, z 32, batch 128;
+``lstm_yahoo``: Yahoo's 20,000 words and ~79-token sentences, embeddings 512, LSTM 1024, z 32,
+batch 32) run on files of those shapes that ``bench/paper_shapes.py`` writes, so they need no
+download. A pack that does not fit the device's memory is reported as such and ends that
+model's larger K. Each row is also printed to stderr as it is measured.
 
     python bench/packing.py                         # MLP on digits and LSTM on synthetic text
-    python bench/packing.py --members 1,4,16,64 --rounds 3 --device cuda
+    python bench/packing.py --device cuda --models mlp_digits,mlp_mnist --members 1,4,16,64,256
 """
 
 from __future__ import annotations
@@ -19,9 +27,13 @@ import argparse
 import json
 import platform
 import statistics
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import torch
+from paper_shapes import write_mnist, write_yahoo
 from torch.utils.flop_counter import FlopCounterMode
 
 from vaesweep.config import resolve_config
@@ -35,7 +47,20 @@ MODELS = {
     # (embeddings 50, LSTM 50, z 2, vocabulary 1,000, batch 32; 2,000 training sentences per epoch)
     "mlp_digits": ("c_vae", "digits", {}),
     "lstm_synthetic_text": ("vae", "synthetic_text", {"data.max_train": 2000}),
+    # the papers' shapes; an epoch here is 10,000 images, and 320 sentences (10 batches)
+    "mlp_mnist": ("c_vae", "mnist", {}),
+    "lstm_synthetic_text_h256": (  # the same sentences through a PTB-sized LSTM (256, 256)
+        "vae",
+        "synthetic_text",
+        {"data.max_train": 2000, "model.embed_dim": 256, "model.lstm_hidden": 256},
+    ),
+    "lstm_yahoo": ("vae", "yahoo", {"data.max_train": 320}),
 }
+WRITERS = {  # files of the papers' shapes, written once per run
+    "mnist": lambda directory: write_mnist(directory, train=15_000, test=1_000),
+    "yahoo": lambda directory: write_yahoo(directory, train=2_000, valid=200, test=200),
+}
+MATMUL_SIZE = {"cpu": 1024, "cuda": 8192}  # large enough for the device's full rate
 
 
 def _synchronise(device: torch.device) -> None:
@@ -54,12 +79,18 @@ def step_flops(trainer: Trainer) -> float:
     return float(counter.get_total_flops())
 
 
-def measure(name: str, members: int, rounds: int, device: str, sequential_cap: int) -> dict:
+def measure(name: str, members: int, rounds: int, device: str, sequential_cap: int, files: Path) -> dict:
     method, dataset, overrides = MODELS[name]
+    if dataset in WRITERS:
+        overrides = {**overrides, "data.path": str(files / dataset)}
+        if not (files / dataset).exists():
+            WRITERS[dataset](files / dataset)
     configs = [
         resolve_config(method, dataset, {**overrides, "train.device": device, "seed": seed, "epochs": 1000})
         for seed in range(members)
     ]
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
     pack = PackedTrainer(configs)
     timed = min(members, sequential_cap)
     trainers = [Trainer(config) for config in configs[:timed]]
@@ -83,6 +114,7 @@ def measure(name: str, members: int, rounds: int, device: str, sequential_cap: i
         sequential.append(timed * examples / (time.perf_counter() - start))
     packed_rate, sequential_rate = statistics.median(packed), statistics.median(sequential)
     flops_per_example = step_flops(trainers[0]) / configs[0].train.batch_size
+    peak = torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else None
     return {
         "model": name,
         "members": members,
@@ -91,8 +123,14 @@ def measure(name: str, members: int, rounds: int, device: str, sequential_cap: i
         "sequential_examples_per_s": round(sequential_rate),
         "sequential_trials_timed": timed,
         "speedup": round(packed_rate / sequential_rate, 2),
+        "per_member": round(packed_rate / sequential_rate / members, 3),
         "packed_matmul_gflops": round(packed_rate * flops_per_example / 1e9, 2),
+        **({} if peak is None else {"peak_device_gib": round(peak, 2)}),
     }
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    return isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error)
 
 
 def main() -> None:
@@ -106,13 +144,27 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    machine = matmul_gflops(device=args.device)
+    cuda = args.device.startswith("cuda")
+    torch.backends.cuda.matmul.allow_tf32 = cuda  # the yardstick in the training's default precision
+    machine = matmul_gflops(MATMUL_SIZE["cuda" if cuda else "cpu"], device=args.device)
     rows = []
-    for name in args.models.split(","):
-        for members in (int(k) for k in args.members.split(",")):
-            row = measure(name, members, args.rounds, args.device, args.sequential_cap)
-            row["fraction_of_matmul"] = round(row["packed_matmul_gflops"] / machine, 3)
-            rows.append(row)
+    with tempfile.TemporaryDirectory() as files:
+        for name in args.models.split(","):
+            for members in (int(k) for k in args.members.split(",")):
+                try:
+                    row = measure(name, members, args.rounds, args.device, args.sequential_cap, Path(files))
+                except (torch.OutOfMemoryError, RuntimeError) as error:
+                    if not _out_of_memory(error):
+                        raise
+                    row = {"model": name, "members": members, "error": "out of device memory"}
+                    if cuda:
+                        torch.cuda.empty_cache()
+                else:
+                    row["fraction_of_matmul"] = round(row["packed_matmul_gflops"] / machine, 3)
+                rows.append(row)
+                print(json.dumps(row), file=sys.stderr, flush=True)
+                if "error" in row:
+                    break  # a larger pack of this model does not fit either
     print(
         json.dumps(
             {
@@ -120,7 +172,10 @@ def main() -> None:
                 "device": args.device,
                 "torch_threads": torch.get_num_threads(),
                 "machine": platform.processor() or platform.machine(),
-                "fp32_matmul_gflops": round(machine, 1),
+                "device_name": torch.cuda.get_device_name() if cuda else None,
+                "torch": torch.__version__,
+                "matmul_gflops": round(machine, 1),
+                "matmul_precision": "tf32" if cuda else "fp32",
                 "rows": rows,
             },
             indent=2,

@@ -2,8 +2,9 @@
 
 Every draw a forward pass or a loss term makes (posterior samples, variance dropout, word
 dropout, the density gap's and the MMD's samples, dynamic binarisation) goes through the
-current ``Noise`` source. ``fit`` uses ``GlobalNoise``: torch's global generator, exactly the
-calls the code made before this module existed, so a seed gives the same run. A packed trainer
+current ``Noise`` source. ``fit`` uses ``GlobalNoise``: torch's global generator, the calls the
+code made before this module existed (except word dropout's mask on CUDA: ``dropout_mask``), so
+a seed gives the same run. A packed trainer
 installs a source that hands each member the draws its own unpacked run would have made
 (``drawn_from``), which is what makes a packed member reproduce its ``fit`` trial.
 """
@@ -14,7 +15,6 @@ import contextlib
 from collections.abc import Iterator, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -46,7 +46,23 @@ class GlobalNoise(Noise):
         return torch.bernoulli(probs)
 
     def dropout(self, x: Tensor, p: float, time_major: bool = False) -> Tensor:
-        return F.dropout(x, p, training=True)  # follows x's own memory layout
+        return x * dropout_mask(x, p, time_major)
+
+
+def dropout_mask(
+    like: Tensor, p: float, time_major: bool = False, generator: torch.Generator | None = None
+) -> Tensor:
+    """Inverted dropout's multiplier for ``like``, Bernoulli(1 - p) / (1 - p), drawn in memory
+    order (time-major for nn.LSTM's batch-first output).
+
+    On the CPU this is F.dropout's own mask, draw for draw. On CUDA F.dropout runs a fused kernel
+    that hands its draws to elements in an order of its own, which a packed member drawing from
+    its own generator cannot reproduce; so every device draws this mask, packed or not.
+    """
+    shape = (like.shape[1], like.shape[0], *like.shape[2:]) if time_major else like.shape
+    mask = torch.empty(shape, dtype=like.dtype, device=like.device)
+    mask.bernoulli_(1 - p, generator=generator).div_(1 - p)
+    return mask.transpose(0, 1) if time_major else mask
 
 
 _current: Noise = GlobalNoise()

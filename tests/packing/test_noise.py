@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import vmap
 
+from vaesweep.noise import GlobalNoise
 from vaesweep.packing.noise import bernoulli, drawing_from, dropout, generator_from_global_state, randn_like
 
 SEEDS = [3, 5, 8]
@@ -98,6 +99,23 @@ def test_misuse_is_an_error_not_shared_noise():
         vmap(lambda m: m + randn_like(torch.zeros(LATENT)))(mean)
     with drawing_from(generators[:2]), pytest.raises(RuntimeError, match="2 member generators"):
         vmap(randn_like)(mean)
+
+
+@pytest.mark.parametrize("time_major", [False, True])
+def test_fits_dropout_is_f_dropout_on_the_cpu_draw_for_draw(time_major):
+    """`fit` draws its dropout mask itself (on CUDA F.dropout's fused kernel hands its draws to
+    elements in its own order, which a packed member cannot reproduce). On the CPU that mask is
+    F.dropout's: the same output, and the global RNG left in the same state. ``time_major``: an
+    nn.LSTM batch-first output, a transposed view whose memory is time-major."""
+    x = torch.randn(FEATURES, BATCH, LATENT).transpose(0, 1) if time_major else torch.randn(BATCH, FEATURES)
+    torch.manual_seed(0)
+    ours = GlobalNoise().dropout(x, DROP, time_major)
+    after = torch.randn(3)
+    torch.manual_seed(0)
+    assert torch.equal(ours, F.dropout(x, DROP, training=True))
+    assert torch.equal(after, torch.randn(3))
+    kept = ours != 0
+    assert torch.allclose(ours[kept], x[kept] / (1 - DROP))
 
 
 def test_no_draw_where_f_dropout_draws_none():

@@ -56,6 +56,7 @@ def test_pack_k_caps_members_and_off_runs_every_trial_alone():
 
 
 def test_unpackable_staged_and_cpu_text_trials_run_alone():
+    wide = {"model.lstm_hidden": packs.AUTO_TEXT_MAX_HIDDEN + 1}  # e.g. Yahoo's LSTM-1024
     experiment = Experiment(
         "mixed",
         "packable, unpackable and text trials",
@@ -64,19 +65,23 @@ def test_unpackable_staged_and_cpu_text_trials_run_alone():
             Arm("vae", "VAE", datasets=("digits",)),
             Arm("rae_gp", "RAE-GP", datasets=("digits",)),  # the gradient penalty: a double backward
             Arm("vae", "text VAE", datasets=("synthetic_text",)),
+            Arm("vae", "wide text VAE", settings=wide, datasets=("synthetic_text",)),
         ),
         seeds=(0, 1, 2, 3),
     )
     trials = expand(experiment)
     auto = pack_units(trials, PackPolicy(None, slots=1, on_gpu=False))
     sizes = {unit[0].arm: len(unit) for unit in auto}
-    assert sizes == {"VAE": 4, "RAE-GP": 1, "text VAE": 1}
+    assert sizes == {"VAE": 4, "RAE-GP": 1, "text VAE": 1, "wide text VAE": 1}
     assert sum(1 for unit in auto if unit[0].arm == "RAE-GP") == 4
     assert sum(1 for unit in auto if unit[0].arm == "text VAE") == 4  # CPU: alone under auto
     on_gpu = pack_units(trials, PackPolicy(None, slots=1, on_gpu=True))
-    assert {unit[0].arm: len(unit) for unit in on_gpu}["text VAE"] == 4  # a GPU packs text
+    on_gpu_sizes = [(unit[0].arm, len(unit)) for unit in on_gpu if "text" in unit[0].arm]
+    # a GPU packs a narrow LSTM's text trials; a wide LSTM's run alone (cuDNN's kernel is faster)
+    assert sorted(on_gpu_sizes) == [("text VAE", 4)] + [("wide text VAE", 1)] * 4
     asked = pack_units(trials, PackPolicy(4, slots=1, on_gpu=False))
-    assert {unit[0].arm: len(unit) for unit in asked}["text VAE"] == 4  # --pack K: as asked
+    asked_sizes = {unit[0].arm: len(unit) for unit in asked}
+    assert asked_sizes["text VAE"] == asked_sizes["wide text VAE"] == 4  # --pack K: as asked
 
 
 def test_staged_trials_run_alone(tmp_path):

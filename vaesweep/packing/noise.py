@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
+from vaesweep.noise import dropout_mask
+
 _state = threading.local()
 # Every op "mutates" this counter: torch.compile then keeps the draws in program order (it
 # reorders and fuses independent ops, which would hand a member's draws out in another order).
@@ -109,11 +111,7 @@ def _bernoulli(probabilities: torch.Tensor, _: float, generator: torch.Generator
 
 
 def _dropout_mask(like: torch.Tensor, p: float, generator: torch.Generator | None) -> torch.Tensor:
-    # F.dropout on CPU: noise = empty_like(x).bernoulli_(1 - p); noise.div_(1 - p); x * noise
-    mask = torch.empty(like.shape, dtype=like.dtype, device=like.device).bernoulli_(
-        1 - p, generator=generator
-    )
-    return mask.div_(1 - p)
+    return dropout_mask(like, p, generator=generator)
 
 
 _randn_like = _register("randn_like", _normal)
@@ -132,7 +130,8 @@ def bernoulli(probabilities: torch.Tensor) -> torch.Tensor:
 
 
 def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
-    """``F.dropout(x, p, training)``, bitwise: the same mask from the same draws."""
+    """``F.dropout(x, p, training)`` as `fit` draws it (``vaesweep.noise.dropout_mask``): the same
+    mask from the same draws."""
     if not training or p == 0.0 or p == 1.0:  # F.dropout draws nothing for these
         return F.dropout(x, p, training)
     return x * _dropout_mask_op(x.detach(), float(p), _DRAWS)
@@ -157,18 +156,10 @@ def sequence_lengths(steps: Sequence[int]) -> Iterator[None]:
         _state.steps = previous
 
 
-def _sequence_mask_of(like: torch.Tensor, p: float, time_major: bool, generator) -> torch.Tensor:
-    """One member's mask over ``like`` [B, T, ...], drawn in the memory order its unpacked run
-    fills: batch-major, or time-major for nn.LSTM's batch-first output (a transposed [T, B, H])."""
-    if not time_major:
-        return _dropout_mask(like, p, generator)
-    return _dropout_mask(like.transpose(0, 1), p, generator).transpose(0, 1)
-
-
 @torch.library.custom_op("vaesweep_packing::sequence_dropout_mask", mutates_args=("draws",))
 def _sequence_mask(like: torch.Tensor, p: float, time_major: bool, draws: torch.Tensor) -> torch.Tensor:
     draws.add_(1)
-    return _global_draw(lambda generator: _sequence_mask_of(like, p, time_major, generator))
+    return _global_draw(lambda generator: dropout_mask(like, p, time_major, generator))
 
 
 @torch.library.custom_op("vaesweep_packing::members_sequence_dropout_mask", mutates_args=("draws",))
@@ -180,7 +171,7 @@ def _members_sequence_mask(
     steps = getattr(_state, "steps", None) or [like.shape[2]] * like.shape[0]
     masks = torch.zeros_like(like)
     for k, generator in enumerate(generators):
-        masks[k, :, : steps[k]] = _sequence_mask_of(like[k, :, : steps[k]], p, time_major, generator)
+        masks[k, :, : steps[k]] = dropout_mask(like[k, :, : steps[k]], p, time_major, generator)
     return masks
 
 

@@ -11,7 +11,8 @@ and 16 of two architectures: packs of 4, 5, 5 and 6, not 4, 8 and 8, which leave
 idle). A trial that cannot pack runs alone, as with
 ``--pack off``: one whose options have no vectorised implementation (``unpackable_reason``),
 a staged trial (``fit_pack`` has no warm start), and under ``auto`` a text (LSTM) model on the
-CPU, where a pack is slower than its trials one after another (docs/packing.md). Packs are
+CPU, or on a GPU with an LSTM wider than ``AUTO_TEXT_MAX_HIDDEN``: there a pack is slower than
+its trials one after another (docs/packing.md). Packs are
 formed for grid searches (with or without ASHA, which decides per member) and for Optuna
 searches, whose searcher asks the study for a pack's members at once
 (vaesweep.platform.study_search; ``study_pack_size`` sizes them).
@@ -40,6 +41,10 @@ STUDY_ROUNDS = 4
 # A Tune trial's own start and end (a worker process, a model, its trackers), in members' worth
 # of time: about 3 s against about 1.5 s a member of a short digits trial on the 2-core machine.
 TRIAL_OVERHEAD = 2.0
+# The widest LSTM auto packs on a GPU. bench/packing.py on an H200: packs of LSTM-50 and LSTM-256
+# text models beat their trials one after another from 16 members (3.0x, 3.3x; 8-9x at 64);
+# Yahoo's LSTM-1024 did not at 16 members (0.63x; cuDNN's fused kernel), and 64 do not fit.
+AUTO_TEXT_MAX_HIDDEN = 256
 
 Unit = tuple[TrialSpec, ...]  # one Tune trial: one trial alone, or a pack's members
 
@@ -48,7 +53,8 @@ Unit = tuple[TrialSpec, ...]  # one Tune trial: one trial alone, or a pack's mem
 class PackPolicy:
     """How a sweep packs: at most ``max_members`` a pack (None: auto, sized to fill ``slots``
     and to fit a slot's ``memory``), and whether its trials run on a GPU (text models pack only
-    there under auto). Stored with the sweep, so that ``--resume`` forms the same packs."""
+    there under auto, and only up to ``AUTO_TEXT_MAX_HIDDEN`` LSTM units). Stored with the
+    sweep, so that ``--resume`` forms the same packs."""
 
     max_members: int | None
     slots: int
@@ -105,8 +111,14 @@ def alone_reason(spec: TrialSpec, config: RunConfig, policy: PackPolicy) -> str 
         return "it starts from another trial's model (a packed trial has no warm start)"
     if reason := unpackable_reason(config):
         return reason
-    if policy.max_members is None and config.model.architecture == "lstm" and not policy.on_gpu:
-        return "a text model on the CPU trains faster alone (docs/packing.md)"
+    if policy.max_members is None and config.model.architecture == "lstm":
+        if not policy.on_gpu:
+            return "a text model on the CPU trains faster alone (docs/packing.md)"
+        if config.model.lstm_hidden > AUTO_TEXT_MAX_HIDDEN:
+            return (
+                f"a text model with an LSTM wider than {AUTO_TEXT_MAX_HIDDEN} trains faster alone "
+                "on a GPU (docs/packing.md)"
+            )
     return None
 
 
