@@ -1,11 +1,18 @@
 """Optimisers over member-stacked parameters: dim 0 of every tensor is the pack member.
 
-Member m follows the trajectory that ``torch.optim.Adam`` / ``torch.optim.SGD`` gives on its own
-slices ``p[m]``: the same element-wise operations in the same order as torch's single-tensor
-path (the one torch takes on CPU), the per-member scalars (learning rate, bias corrections)
-computed in Python floats and rounded to the parameter dtype as torch's kernels round a Python
-scalar. On CPU that is bitwise equal (tests/packing/test_optim.py); on CUDA torch defaults to
-its multi-tensor path, whose kernels fuse differently, so expect agreement to rounding only.
+Member m follows the trajectory that its `fit` run's optimiser gives on its own slices ``p[m]``:
+- ``MemberAdam`` runs torch's fused Adam kernel, as `fit`'s ``torch.optim.Adam(fused=True)``
+  does, over the whole stack: one pass over each tensor instead of one per operation (on a GPU,
+  one launch instead of about eight kernels per tensor). The kernel rounds the vectorised body
+  of the range a thread gets and its tail differently, and a member's elements sit elsewhere in
+  the stack than alone, so a member agrees with `fit` to rounding (a few float32 ulps on the
+  elements that change place), not bitwise. Every call takes the whole stack, so a member's
+  numbers do not depend on what the other members do (diverge, stop, decay);
+- ``MemberSGD`` does the element-wise operations of ``torch.optim.SGD``'s single-tensor path
+  (the one torch takes on CPU) in the same order, the per-member scalars computed in Python
+  floats and rounded as torch's kernels round a Python scalar: bitwise equal on CPU; on CUDA
+  torch defaults to its multi-tensor path, which fuses differently (agreement to rounding).
+tests/packing/test_optim.py checks both.
 
 What `fit` does to its one optimiser, done here per member:
 - its own learning rate (``set_lr``);
@@ -18,9 +25,9 @@ What `fit` does to its one optimiser, done here per member:
 A member's state converts to and from a torch optimiser's ``state_dict`` (``member_state_dict``,
 ``load_member_state_dict``), so one member can be written out as a normal `fit` checkpoint.
 
-On CPU the update runs over groups of members whose slices take at most ``chunk_bytes`` (0: one
-group): element-wise passes over a group that stays in cache instead of over the whole stack
-(at 64 MLP-VAE members, 2-3x faster than one pass per tensor; the result is the same bit for bit).
+On CPU the element-wise update (SGD) runs over groups of members whose slices take at most
+``chunk_bytes`` (0: one group): passes over a group that stays in cache instead of over the
+whole stack (at 64 MLP-VAE members, 2-3x faster than one pass per tensor; the same bit for bit).
 """
 
 from __future__ import annotations
@@ -64,6 +71,30 @@ def _member_view(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return values.view(-1, *([1] * (like.dim() - 1)))
 
 
+def _strided_like(grad: torch.Tensor, param: torch.Tensor) -> torch.Tensor:
+    """``grad`` laid out in memory as ``param`` is: the fused kernel walks the parameter, its
+    gradient and its state as flat arrays, so they must share strides (autograd's gradients do;
+    one set by hand may not)."""
+    if grad.stride() == param.stride():
+        return grad
+    return torch.empty_like(param, memory_format=torch.preserve_format).copy_(grad)
+
+
+def _in_memory_order(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor``, or its last two dims swapped where that view is contiguous (a stack of
+    transposed matrices). The fused kernel copies a gradient that is not contiguous; an
+    element-wise update given the parameter, gradient and state viewed alike is the same."""
+    if tensor.dim() >= 2 and not tensor.is_contiguous() and tensor.transpose(-2, -1).is_contiguous():
+        return tensor.transpose(-2, -1)
+    return tensor
+
+
+def _as_fit_keeps(state: torch.Tensor) -> torch.Tensor:
+    """A copy of a member's state tensor, contiguous as `fit`'s parameters are: torch's fused
+    kernel walks a parameter and its state as flat arrays without checking their layouts."""
+    return state.clone(memory_format=torch.contiguous_format)
+
+
 CPU_CHUNK_BYTES = 256 * 2**10  # a member group's slice of one parameter (with its state, in L2)
 
 
@@ -101,8 +132,13 @@ class MemberOptimiser:
         """Keyword arguments of the torch optimiser besides ``lr`` (shared by all members)."""
         raise NotImplementedError
 
+    def torch_options(self) -> dict[str, Any]:
+        """Keyword arguments that choose how the torch optimiser computes (not what): `fit`'s
+        choice, given to the optimiser a member's checkpoint is written for."""
+        return {}
+
     def _begin_step(self, live: list[int]) -> dict[str, list[float]]:
-        """Per-member scalars of this step for the members in ``live``."""
+        """Per-member scalars of this step for the members in ``live`` (element-wise ``_step``)."""
         raise NotImplementedError
 
     def _update(self, param: torch.Tensor, grad: torch.Tensor, *state: torch.Tensor, **scalars) -> None:
@@ -160,8 +196,11 @@ class MemberOptimiser:
                 "state is shared by all its parameters, so each must always or never get a gradient"
             )
         live = [m for m in range(self.members) if self._active[m]]
-        if not live:
-            return
+        if live:
+            self._step(live)
+
+    def _step(self, live: list[int]) -> None:
+        """The element-wise update of the ``live`` members (``_begin_step``, ``_update``)."""
         first = self.params[0]
         scalars = {
             name: torch.tensor(values, dtype=first.dtype, device=first.device)
@@ -213,7 +252,9 @@ class MemberOptimiser:
         """``member``'s state as ``torch_class(params, lr=...).state_dict()`` would give it for a
         model whose (requires-grad) parameters are this pack's, in order, sliced at ``member``."""
         slices = [p[member].detach() for p in self.params]
-        optimiser = self.torch_class(slices, lr=self.lrs[member], **self.hyperparameters())
+        optimiser = self.torch_class(
+            slices, lr=self.lrs[member], **self.hyperparameters(), **self.torch_options()
+        )
         if self._member_has_state(member) and self._with_grad is not None:
             for i, tensor in enumerate(slices):
                 if self._with_grad[i]:
@@ -245,7 +286,8 @@ class MemberOptimiser:
 
 
 class MemberAdam(MemberOptimiser):
-    """``torch.optim.Adam`` per member (no weight decay, amsgrad or maximize: `fit` uses none)."""
+    """``torch.optim.Adam(fused=True)`` per member (no weight decay, amsgrad or maximize: `fit`
+    uses none)."""
 
     torch_class = torch.optim.Adam
 
@@ -255,11 +297,10 @@ class MemberAdam(MemberOptimiser):
         lr: float | Sequence[float] = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
-        chunk_bytes: int | None = None,
     ) -> None:
         self.betas = (float(betas[0]), float(betas[1]))
         self.eps = float(eps)
-        super().__init__(params, lr, chunk_bytes)
+        super().__init__(params, lr)
         self.steps = [0] * self.members
 
     def state_names(self) -> tuple[str, ...]:
@@ -268,36 +309,54 @@ class MemberAdam(MemberOptimiser):
     def hyperparameters(self) -> dict[str, Any]:
         return {"betas": self.betas, "eps": self.eps}
 
+    def torch_options(self) -> dict[str, Any]:
+        return {"fused": True}
+
     def reset(self, member: int) -> None:
         super().reset(member)
         self.steps[member] = 0
 
-    def _begin_step(self, live: list[int]) -> dict[str, list[float]]:
-        beta1, beta2 = self.betas
-        bias_correction2_sqrt, neg_step_size = [], []
+    def _step(self, live: list[int]) -> None:
+        """torch's fused Adam kernel over the whole stack, once per learning rate and step count
+        among the live members (usually once). The kernel splits a tensor over threads and
+        rounds the vectorised body of each part and its tail differently, so every call takes
+        the whole stack, whoever it updates: a member's elements are then always rounded the
+        same way, whatever the other members do. Members a call must not move (frozen, or of
+        another group) are put back as they were."""
+        with_grad = [i for i, p in enumerate(self.params) if p.grad is not None]
+        grads = [_in_memory_order(_strided_like(self.params[i].grad, self.params[i])) for i in with_grad]
+        params = [_in_memory_order(self.params[i]) for i in with_grad]
+        states = [
+            _in_memory_order(self.state[name][i]) for name in ("exp_avg", "exp_avg_sq") for i in with_grad
+        ]
+        groups: dict[tuple[float, int], list[int]] = {}
         for m in live:
             self.steps[m] += 1
-            step = float(self.steps[m])  # torch keeps the step as a float tensor
-            bias_correction2_sqrt.append((1 - beta2**step) ** 0.5)
-            neg_step_size.append(-(self.lrs[m] / (1 - beta1**step)))
-        return {"bias_correction2_sqrt": bias_correction2_sqrt, "neg_step_size": neg_step_size}
-
-    def _update(
-        self,
-        param: torch.Tensor,
-        grad: torch.Tensor,
-        exp_avg: torch.Tensor,
-        exp_avg_sq: torch.Tensor,
-        *,
-        bias_correction2_sqrt: torch.Tensor,
-        neg_step_size: torch.Tensor,
-    ) -> None:
-        beta1, beta2 = self.betas
-        exp_avg.lerp_(grad, 1 - beta1)
-        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
-        # torch: param.addcdiv_(exp_avg, denom, value=-step_size), i.e. param + (v * m) / d
-        param.add_(exp_avg.mul(neg_step_size).div_(denom))
+            groups.setdefault((self.lrs[m], self.steps[m]), []).append(m)
+        for (lr, step), members in groups.items():
+            others = [m for m in range(self.members) if m not in members]
+            index = torch.tensor(others, device=params[0].device)
+            kept = [t.index_select(0, index) for t in params + states] if others else None
+            torch._fused_adam_(
+                params,
+                grads,
+                states[: len(params)],
+                states[len(params) :],
+                [],
+                # the kernel reads the step from a float tensor on the parameters' device, as
+                # torch's fused Adam keeps it (it only reads it)
+                [torch.full((), float(step), device=params[0].device)] * len(params),
+                lr=lr,
+                beta1=self.betas[0],
+                beta2=self.betas[1],
+                weight_decay=0.0,
+                eps=self.eps,
+                amsgrad=False,
+                maximize=False,
+            )
+            if kept is not None:
+                for tensor, values in zip(params + states, kept, strict=True):
+                    tensor.index_copy_(0, index, values)
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "steps": list(self.steps)}
@@ -312,8 +371,8 @@ class MemberAdam(MemberOptimiser):
     def _torch_state(self, member: int, index: int) -> dict[str, torch.Tensor]:
         return {
             "step": torch.tensor(float(self.steps[member])),
-            "exp_avg": self.state["exp_avg"][index][member].clone(),
-            "exp_avg_sq": self.state["exp_avg_sq"][index][member].clone(),
+            "exp_avg": _as_fit_keeps(self.state["exp_avg"][index][member]),
+            "exp_avg_sq": _as_fit_keeps(self.state["exp_avg_sq"][index][member]),
         }
 
     def _load_torch_state(
@@ -383,7 +442,7 @@ class MemberSGD(MemberOptimiser):
         return self._has_buffer[member]
 
     def _torch_state(self, member: int, index: int) -> dict[str, torch.Tensor]:
-        return {"momentum_buffer": self.state["momentum_buffer"][index][member].clone()}
+        return {"momentum_buffer": _as_fit_keeps(self.state["momentum_buffer"][index][member])}
 
     def _load_torch_state(
         self, member: int, states: list[dict[str, torch.Tensor]], with_grad: tuple[bool, ...]
