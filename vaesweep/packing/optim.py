@@ -2,12 +2,13 @@
 
 Member m follows the trajectory that its `fit` run's optimiser gives on its own slices ``p[m]``:
 - ``MemberAdam`` runs torch's fused Adam kernel, as `fit`'s ``torch.optim.Adam(fused=True)``
-  does, over the whole stack: one pass over each tensor instead of one per operation (on a GPU,
-  one launch instead of about eight kernels per tensor). The kernel rounds the vectorised body
-  of the range a thread gets and its tail differently, and a member's elements sit elsewhere in
-  the stack than alone, so a member agrees with `fit` to rounding (a few float32 ulps on the
-  elements that change place), not bitwise. Every call takes the whole stack, so a member's
-  numbers do not depend on what the other members do (diverge, stop, decay);
+  does, over the whole stack: one pass over each tensor instead of one per operation (on a
+  GPU, a few multi-tensor launches in place of about eight kernels per tensor). The kernel
+  rounds the vectorised body of the range a thread gets and its tail differently, and a
+  member's elements sit elsewhere in the stack than alone, so a member agrees with `fit` to
+  rounding (a few float32 ulps on the elements that change place), not bitwise. Every call
+  takes the whole stack, so a member's numbers do not depend on what the other members do
+  (diverge, stop, decay);
 - ``MemberSGD`` does the element-wise operations of ``torch.optim.SGD``'s single-tensor path
   (the one torch takes on CPU) in the same order, the per-member scalars computed in Python
   floats and rounded as torch's kernels round a Python scalar: bitwise equal on CPU; on CUDA
