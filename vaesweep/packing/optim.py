@@ -105,16 +105,11 @@ class MemberOptimiser:
 
     torch_class: ClassVar[type[torch.optim.Optimizer]]
 
-    def __init__(
-        self, params: Sequence[torch.Tensor], lr: float | Sequence[float], chunk_bytes: int | None = None
-    ) -> None:
+    def __init__(self, params: Sequence[torch.Tensor], lr: float | Sequence[float]) -> None:
         self.params = list(params)
         _check_stacked(self.params)
         self.members = self.params[0].shape[0]
         self.lrs = _per_member(lr, self.members, "lr")
-        if chunk_bytes is None:  # groups help CPU caches; a GPU takes the whole stack at once
-            chunk_bytes = CPU_CHUNK_BYTES if self.params[0].device.type == "cpu" else 0
-        self.chunk_bytes = chunk_bytes
         self._active = [True] * self.members
         # which parameters get gradients: fixed at the first step, as a member's state (and
         # Adam's step count) is shared by all of its parameters
@@ -138,12 +133,8 @@ class MemberOptimiser:
         choice, given to the optimiser a member's checkpoint is written for."""
         return {}
 
-    def _begin_step(self, live: list[int]) -> dict[str, list[float]]:
-        """Per-member scalars of this step for the members in ``live`` (element-wise ``_step``)."""
-        raise NotImplementedError
-
-    def _update(self, param: torch.Tensor, grad: torch.Tensor, *state: torch.Tensor, **scalars) -> None:
-        """Update ``param`` and its state in place (member-stacked, scalars broadcast)."""
+    def _step(self, live: list[int]) -> None:
+        """Update the ``live`` members' parameters and state in place (the others stay)."""
         raise NotImplementedError
 
     def _member_has_state(self, member: int) -> bool:
@@ -199,34 +190,6 @@ class MemberOptimiser:
         live = [m for m in range(self.members) if self._active[m]]
         if live:
             self._step(live)
-
-    def _step(self, live: list[int]) -> None:
-        """The element-wise update of the ``live`` members (``_begin_step``, ``_update``)."""
-        first = self.params[0]
-        scalars = {
-            name: torch.tensor(values, dtype=first.dtype, device=first.device)
-            for name, values in self._begin_step(live).items()
-        }
-        index = None if len(live) == self.members else torch.tensor(live, device=first.device)
-        for i, p in enumerate(self.params):
-            if p.grad is None:
-                continue
-            tensors = [p, p.grad, *(self.state[name][i] for name in self.state)]
-            if index is not None:  # update copies of the live members, then write them back
-                tensors = [t.index_select(0, index) for t in tensors]
-            shaped = {name: _member_view(v, p) for name, v in scalars.items()}
-            for group in self._member_groups(p, len(live)):
-                self._update(*(t[group] for t in tensors), **{name: v[group] for name, v in shaped.items()})
-            if index is not None:
-                p.index_copy_(0, index, tensors[0])
-                for name, updated in zip(self.state, tensors[2:], strict=True):
-                    self.state[name][i].index_copy_(0, index, updated)
-
-    def _member_groups(self, param: torch.Tensor, members: int) -> list[slice]:
-        if not self.chunk_bytes:
-            return [slice(None)]
-        size = max(1, self.chunk_bytes // max(1, param[0].numel() * param.element_size()))
-        return [slice(start, start + size) for start in range(0, members, size)]
 
     # -- checkpoints ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -403,7 +366,10 @@ class MemberSGD(MemberOptimiser):
         chunk_bytes: int | None = None,
     ) -> None:
         self.momentum = float(momentum)
-        super().__init__(params, lr, chunk_bytes)
+        super().__init__(params, lr)
+        if chunk_bytes is None:  # groups help CPU caches; a GPU takes the whole stack at once
+            chunk_bytes = CPU_CHUNK_BYTES if self.params[0].device.type == "cpu" else 0
+        self.chunk_bytes = chunk_bytes
         self._has_buffer = [False] * self.members
 
     def state_names(self) -> tuple[str, ...]:
@@ -416,12 +382,43 @@ class MemberSGD(MemberOptimiser):
         super().reset(member)
         self._has_buffer[member] = False
 
+    def _step(self, live: list[int]) -> None:
+        """torch's single-tensor operations on the stack, over groups of members that stay in
+        cache (``chunk_bytes``); with frozen members, on copies of the live ones."""
+        first = self.params[0]
+        scalars = {
+            name: torch.tensor(values, dtype=first.dtype, device=first.device)
+            for name, values in self._begin_step(live).items()
+        }
+        index = None if len(live) == self.members else torch.tensor(live, device=first.device)
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            tensors = [p, p.grad, *(self.state[name][i] for name in self.state)]
+            if index is not None:  # update copies of the live members, then write them back
+                tensors = [t.index_select(0, index) for t in tensors]
+            shaped = {name: _member_view(v, p) for name, v in scalars.items()}
+            for group in self._member_groups(p, len(live)):
+                self._update(*(t[group] for t in tensors), **{name: v[group] for name, v in shaped.items()})
+            if index is not None:
+                p.index_copy_(0, index, tensors[0])
+                for name, updated in zip(self.state, tensors[2:], strict=True):
+                    self.state[name][i].index_copy_(0, index, updated)
+
+    def _member_groups(self, param: torch.Tensor, members: int) -> list[slice]:
+        if not self.chunk_bytes:
+            return [slice(None)]
+        size = max(1, self.chunk_bytes // max(1, param[0].numel() * param.element_size()))
+        return [slice(start, start + size) for start in range(0, members, size)]
+
     def _begin_step(self, live: list[int]) -> dict[str, list[float]]:
+        """Per-member scalars of this step for the members in ``live``."""
         for m in live:
             self._has_buffer[m] = bool(self.momentum)
         return {"neg_lr": [-self.lrs[m] for m in live]}
 
     def _update(self, param: torch.Tensor, grad: torch.Tensor, *state: torch.Tensor, neg_lr) -> None:
+        """Update ``param`` and its state in place (member-stacked, scalars broadcast)."""
         direction = grad
         if self.momentum:
             (buffer,) = state
