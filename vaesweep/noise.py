@@ -4,9 +4,9 @@ Every draw a forward pass or a loss term makes (posterior samples, variance drop
 dropout, the density gap's and the MMD's samples, dynamic binarisation) goes through the
 current ``Noise`` source. ``fit`` uses ``GlobalNoise``: torch's global generator, the calls the
 code made before this module existed (except word dropout's mask on CUDA: ``dropout_mask``), so
-a seed gives the same run. A packed trainer
-installs a source that hands each member the draws its own unpacked run would have made
-(``drawn_from``), which is what makes a packed member reproduce its ``fit`` trial.
+a seed gives the same run. A packed trainer installs a source that hands each member the draws
+its own unpacked run would have made (``drawn_from``), which is what makes a packed member
+reproduce its ``fit`` trial.
 """
 
 from __future__ import annotations

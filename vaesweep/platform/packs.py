@@ -8,13 +8,12 @@ planner groups a stage's trials by signature and cuts each group evenly into pac
 vaesweep.packing.memory) and a quarter of it, whose Tune trials would end soonest on the
 slots when started in order (20 trials of one architecture on 2 slots: 2 packs of 10; 4
 and 16 of two architectures: packs of 4, 5, 5 and 6, not 4, 8 and 8, which leave a slot
-idle). A trial that cannot pack runs alone, as with
-``--pack off``: one whose options have no vectorised implementation (``unpackable_reason``),
-a staged trial (``fit_pack`` has no warm start), and under ``auto`` a text (LSTM) model on the
-CPU, or on a GPU with an LSTM wider than ``AUTO_TEXT_MAX_HIDDEN``: there a pack is slower than
-its trials one after another (docs/packing.md). Packs are
-formed for grid searches (with or without ASHA, which decides per member) and for Optuna
-searches, whose searcher asks the study for a pack's members at once
+idle). A trial that cannot pack runs alone, as with ``--pack off``: one whose options have no
+vectorised implementation (``unpackable_reason``), a staged trial (``fit_pack`` has no warm
+start), and under ``auto`` a text (LSTM) model on the CPU, or on a GPU with an LSTM wider than
+``AUTO_TEXT_MAX_HIDDEN``: there a pack is slower than its trials one after another
+(docs/packing.md). Packs are formed for grid searches (with or without ASHA, which decides per
+member) and for Optuna searches, whose searcher asks the study for a pack's members at once
 (vaesweep.platform.study_search; ``study_pack_size`` sizes them).
 """
 
