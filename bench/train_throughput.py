@@ -42,7 +42,7 @@ def bare_epoch(trainer: Trainer, optimiser: torch.optim.Optimizer, generator: to
             lengths = train.lengths[index]
             x = trim(x, lengths)
         out = model(x, lengths)
-        loss = -out.log_px.mean() + out.kl.mean()
+        loss = -out.log_px.mean() + out.kl_mean
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         if trainer.config.optim.grad_clip > 0:  # part of the paper's recipe, so both loops clip

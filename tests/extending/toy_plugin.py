@@ -23,7 +23,7 @@ class MeanL2(Regulariser):
 
     def __call__(self, out, values, noise):
         mean_l2 = out.posterior.mean.pow(2).sum(-1).mean()
-        return {"toy_kl": out.kl.mean(), "toy_mu_l2": values.mu_weight * mean_l2}
+        return {"toy_kl": out.kl_mean, "toy_mu_l2": values.mu_weight * mean_l2}
 
 
 TOY_VAE = Method(

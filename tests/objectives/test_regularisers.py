@@ -13,7 +13,9 @@ from vaesweep.models.vae import ForwardOutput
 from vaesweep.noise import GlobalNoise
 from vaesweep.objectives.objective import Objective
 from vaesweep.objectives.regularisers import REGULARISERS, ramped_target
+from vaesweep.objectives.regularisers.base import weighted
 from vaesweep.objectives.schedules import SCHEDULES
+from vaesweep.train import Trainer
 
 NOISE = GlobalNoise()
 
@@ -97,3 +99,32 @@ def test_latent_l2_is_half_the_squared_norm_of_the_codes():
     mean = torch.tensor([[3.0, 4.0], [0.0, 0.0]])
     out = _output(mean, torch.zeros(2, 2))
     assert _term("latent_l2", out, beta=1.0) == pytest.approx(6.25)
+
+
+def test_a_weight_of_one_skips_its_product_and_changes_no_bit():
+    """fit's beta = 1 and full KL weight add no op to the step; a pack's weights are per-member
+    tensors and always multiply. The loss and every gradient are those of the products."""
+    term = torch.randn(5, requires_grad=True)
+    assert weighted(1.0, term) is term and weighted(1, term) is term
+    assert weighted(torch.tensor(1.0), term) is not term
+    assert torch.equal(weighted(0.5, term), 0.5 * term)
+
+    torch.manual_seed(0)
+    trainer = Trainer(resolve_config("vae", "digits", {"epochs": 1}))
+    model, objective = trainer.model, trainer.objective
+    x, _ = trainer.batch(torch.arange(32))
+    values = objective.values(0)
+    assert values.beta == 1.0 and values.kl_weight == 1.0  # floats: the products are skipped
+
+    def gradients(loss_of):
+        model.zero_grad()
+        torch.manual_seed(1)
+        out = model(x, None)
+        loss = loss_of(out)
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in model.parameters()]
+
+    loss, grads = gradients(lambda out: objective(out, model, x, None, values).loss)
+    products = gradients(lambda out: -out.log_px.mean() + 1.0 * (0 + 1.0 * out.kl.mean()))
+    assert torch.equal(loss, products[0])
+    assert all(torch.equal(a, b) for a, b in zip(grads, products[1], strict=True))

@@ -7,7 +7,7 @@ a bound or a metric never recomputes a part another already has (pythae's ModelO
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -33,6 +33,10 @@ class ForwardOutput:
     params: torch.Tensor
     kl: torch.Tensor
     kl_per_dim: torch.Tensor | None
+    kl_mean: torch.Tensor = field(init=False)  # E_batch KL: logged, and weighted by the KL terms
+
+    def __post_init__(self) -> None:
+        self.kl_mean = self.kl.mean()  # taken once: the objective and its regulariser share it
 
 
 def model_device(model: nn.Module) -> torch.device:

@@ -11,6 +11,8 @@ Python floats here; a packed trainer passes the same names as per-member tensors
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -22,6 +24,7 @@ from vaesweep.models.vae import VAE, ForwardOutput
 from vaesweep.objectives.bag_of_words import bag_of_words_nll
 from vaesweep.objectives.decoder_penalties import DECODER_PENALTIES
 from vaesweep.objectives.regularisers import REGULARISERS
+from vaesweep.objectives.regularisers.base import weighted
 from vaesweep.objectives.schedules import SCHEDULES
 
 RESERVED = ("loss", "rec", "kl")  # terms every run has; a unit's parts take other names
@@ -55,15 +58,15 @@ class Objective:
         self.penalty = DECODER_PENALTIES[config.regulariser.decoder_penalty](config)
         self.schedule = SCHEDULES[config.annealing.schedule]
         self.samples = config.regulariser.iwae_samples  # z per example in the forward pass
+        fields = config.regulariser  # its per-trial values hold for the whole run: read them once
+        self.per_trial = {name: getattr(fields, name) for name, p in fields.params().items() if p.per_trial}
 
     def kl_weight(self, step: int) -> float:
         return self.schedule.weight(self.config.annealing, step, self.steps_per_epoch, self.total_steps)
 
     def values(self, step: int) -> SimpleNamespace:
         """This step's per-trial numbers, by field name, plus the schedule's ``kl_weight``."""
-        reg = self.config.regulariser
-        found = {name: getattr(reg, name) for name, param in reg.params().items() if param.per_trial}
-        found |= self.regulariser.scheduled(step)
+        found = self.per_trial | self.regulariser.scheduled(step)
         return SimpleNamespace(**found, kl_weight=self.kl_weight(step))
 
     def __call__(
@@ -71,12 +74,16 @@ class Objective:
     ) -> LossTerms:
         source = noise.source()
         rec = model.likelihood.training_term(out.params, x, lengths, out.log_px)
-        terms = {"rec": rec, "kl": out.kl.mean()}
+        terms = {"rec": rec, "kl": out.kl_mean}
         parts = self.regulariser(out, values, source)
+        # summed without sum()'s leading 0, an op on every step (an AE has no parts at all)
+        regularisation = functools.reduce(operator.add, parts.values()) if parts else None
         if self.regulariser.replaces_loss:
-            loss = sum(parts.values())
+            loss = regularisation
+        elif regularisation is None:
+            loss = rec
         else:
-            loss = rec + values.kl_weight * sum(parts.values())
+            loss = rec + weighted(values.kl_weight, regularisation)
         terms |= parts
         if model.bow_head is not None:
             # bow-VAE (Zhao et al. 2017): + w * E loss_bow, not annealed, not part of rec

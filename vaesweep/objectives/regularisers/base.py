@@ -35,6 +35,15 @@ BETA = Param(
 )
 
 
+def weighted(weight: float | Tensor, term: Tensor) -> Tensor:
+    """``weight * term``, or ``term`` itself when the weight is the Python number 1 (``fit``'s
+    beta = 1, the KL schedule after its warm-up): multiplying by one changes no bit of the loss
+    or of its gradients, and would cost an op forward and one backward on every step."""
+    if isinstance(weight, int | float) and weight == 1:
+        return term
+    return weight * term
+
+
 class Regulariser(Unit):
     """A loss term beside the reconstruction. ``posterior``: the posteriors it can regularise
     ("stochastic", "deterministic" or "any"). ``replaces_loss``: the term is the whole loss

@@ -7,7 +7,7 @@ import math
 from vaesweep.config.fields import Param
 from vaesweep.errors import ConfigError
 from vaesweep.models.priors import LOG_2PI
-from vaesweep.objectives.regularisers.base import BETA, Regulariser
+from vaesweep.objectives.regularisers.base import BETA, Regulariser, weighted
 
 AGGREGATION_SIZE = Param(
     0,
@@ -81,7 +81,7 @@ class DensityGap(Regulariser):
         if posterior.mean.shape[0] % size:
             raise ValueError(f"a batch of {posterior.mean.shape[0]} has no equal subsets of |b| = {size}")
         gap = density_gap(posterior.mean, posterior.logvar, size, self.samples, self.joint, noise)
-        return {"density_gap": values.beta * gap}
+        return {"density_gap": weighted(values.beta, gap)}
 
     @classmethod
     def check(cls, config, data) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vaesweep.config.fields import PER_TRIAL, Param
-from vaesweep.objectives.regularisers.base import BETA, Regulariser
+from vaesweep.objectives.regularisers.base import BETA, Regulariser, weighted
 
 FREE_BITS = Param(0.0, "free-bits lambda in nats per dimension", ge=0.0, symbol="lambda", role=PER_TRIAL)
 
@@ -21,6 +21,7 @@ class FreeBits(Regulariser):
 
     def __call__(self, out, values, noise):
         if out.kl_per_dim is not None:
-            return {"free_bits_kl": values.beta * out.kl_per_dim.mean(0).clamp_min(values.free_bits).sum()}
+            floored = out.kl_per_dim.mean(0).clamp_min(values.free_bits).sum()
+            return {"free_bits_kl": weighted(values.beta, floored)}
         floor = values.free_bits * out.z.shape[-1]
-        return {"free_bits_kl": values.beta * out.kl.mean().clamp_min(floor)}
+        return {"free_bits_kl": weighted(values.beta, out.kl_mean.clamp_min(floor))}

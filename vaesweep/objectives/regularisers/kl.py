@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vaesweep.objectives.regularisers.base import BETA, Regulariser
+from vaesweep.objectives.regularisers.base import BETA, Regulariser, weighted
 
 
 class KL(Regulariser):
@@ -13,4 +13,4 @@ class KL(Regulariser):
     parts = {"weighted_kl": "beta * KL, the regulariser of the (beta-)ELBO"}
 
     def __call__(self, out, values, noise):
-        return {"weighted_kl": values.beta * out.kl.mean()}
+        return {"weighted_kl": weighted(values.beta, out.kl_mean)}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vaesweep.config.fields import PER_TRIAL, Param
-from vaesweep.objectives.regularisers.base import BETA, Regulariser
+from vaesweep.objectives.regularisers.base import BETA, Regulariser, weighted
 
 MAE_GAMMA = Param(1.0, "MAE gamma: weight of the diversity term -log MPD", ge=0.0, role=PER_TRIAL)
 MAE_ETA = Param(
@@ -41,7 +41,7 @@ class MAE(Regulariser):
         mpd = off_diagonal.mean()
         spread = off_diagonal.std() if off_diagonal.numel() > 1 else torch.zeros_like(mpd)
         return {
-            "weighted_kl": values.beta * out.kl.mean(),
+            "weighted_kl": weighted(values.beta, out.kl_mean),
             "diversity": -values.mae_gamma * torch.log(mpd + 1e-12),
             "smoothness": values.mae_eta * spread,
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vaesweep.config.fields import PER_TRIAL, Param
 from vaesweep.errors import ConfigError
-from vaesweep.objectives.regularisers.base import BETA, Regulariser
+from vaesweep.objectives.regularisers.base import BETA, Regulariser, weighted
 
 TARGET_KL = Param(0.0, "C, the target KL of IGP eq. 2 (0 = plain ELBO)", ge=0.0, symbol="C", role=PER_TRIAL)
 TARGET_KL_RAMP_STEPS = Param(
@@ -40,7 +40,7 @@ class TargetKL(Regulariser):
     parts = {"target_kl_gap": "beta * |KL_i - C_t|, the target-KL term of IGP eq. 2"}
 
     def __call__(self, out, values, noise):
-        return {"target_kl_gap": values.beta * (out.kl - values.target_kl).abs().mean()}
+        return {"target_kl_gap": weighted(values.beta, (out.kl - values.target_kl).abs().mean())}
 
     def scheduled(self, step: int) -> dict[str, float]:
         reg = self.config.regulariser
