@@ -1,6 +1,7 @@
 """Benchmark of fidelity, not speed: how far packed members are from their unpacked trials on a
 device, as JSON. tests/packing checks it on the CPU (1e-5 relative a step); on CUDA the batched
-products' kernels and torch's multi-tensor Adam round differently, so this measures the gap.
+products' kernels round differently, and the fused Adam kernel runs over the whole stack where
+a trial's runs over its own tensors, so this measures the gap.
 
 For each case of tests/packing (an image method with three values of C, a DU-VAE head with gamma
 and p per member, a text model), members with seeds 0..2 train packed and each seed trains alone
