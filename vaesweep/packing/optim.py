@@ -298,9 +298,12 @@ class MemberAdam(MemberOptimiser):
             self.steps[m] += 1
             groups.setdefault((self.lrs[m], self.steps[m]), []).append(m)
         for (lr, step), members in groups.items():
-            others = [m for m in range(self.members) if m not in members]
-            index = torch.tensor(others, device=params[0].device)
-            kept = [t.index_select(0, index) for t in params + states] if others else None
+            chosen = set(members)
+            others = [m for m in range(self.members) if m not in chosen]
+            kept = None  # usually every member takes the call: nothing to put back
+            if others:
+                index = torch.tensor(others, device=params[0].device)
+                kept = [t.index_select(0, index) for t in params + states]
             torch._fused_adam_(
                 params,
                 grads,
