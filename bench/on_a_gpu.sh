@@ -8,8 +8,9 @@
 #   1. fidelity of packed members on CUDA (first: a wrong number makes the rest moot);
 #   2. packing throughput, MNIST-size MLP and digits MLP, K up to 256;
 #   3. packing throughput, synthetic-text LSTM, K up to 64;
-#   4. fit against a bare loop on CUDA (issue 2's ratio).
-#     bash bench/on_a_gpu.sh   # at most 8.5 minutes; 3.2 on an H200 (2026-11-28)
+#   4. fit against a bare loop on CUDA (issue 2's ratio);
+#   5. a pack's final evaluation, probes batched over members against member by member.
+#     bash bench/on_a_gpu.sh   # at most 9.7 minutes; 3.2 on an H200 before step 5 (2026-11-28)
 set -u
 out="${OUT:-gpu-results}"
 mkdir -p "$out"
@@ -29,6 +30,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >"$out/devi
 step fidelity 90 bench/packed_fidelity.py --device cuda
 step packing_mlp 220 bench/packing.py --device cuda --rounds 2 --sequential-cap 4 \
     --models mlp_mnist,mlp_digits --members 1,4,16,64,256
-step packing_lstm 120 bench/packing.py --device cuda --rounds 2 --sequential-cap 4 \
+step packing_lstm 100 bench/packing.py --device cuda --rounds 2 --sequential-cap 4 \
     --models lstm_synthetic_text --members 1,4,16,64
-step train_throughput 60 bench/train_throughput.py --device cuda --epochs 5
+step train_throughput 50 bench/train_throughput.py --device cuda --epochs 5
+step evaluation 120 bench/packed_evaluation.py --device cuda --members 4,32

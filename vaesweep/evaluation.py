@@ -5,6 +5,7 @@ batched over examples and importance samples and chunked to a memory budget."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -28,8 +29,9 @@ from vaesweep.metrics import (
     mutual_posterior_diversity,
     mutual_posterior_diversity_dropout,
     prior_posterior_log_likelihood,
-    probe_accuracy,
+    probe_accuracies,
     rouge_n,
+    runs_per_batch,
 )
 from vaesweep.models.posteriors.heads import batchnorm_heads
 from vaesweep.models.vae import VAE, model_device
@@ -193,9 +195,18 @@ def _decode_mean(model: VAE):
 
 
 def full_metrics(
-    model: VAE, dataset: Dataset, split_name: str, config: RunConfig
+    model: VAE,
+    dataset: Dataset,
+    split_name: str,
+    config: RunConfig,
+    *,
+    probes_later: list[ProbeFeatures] | None = None,
 ) -> tuple[dict[str, float], dict]:
-    """Every final metric the configuration asks for, and the per-dimension summary (IGP Fig. 1)."""
+    """Every final metric the configuration asks for, and the per-dimension summary (IGP Fig. 1).
+
+    ``probes_later``: append the probes' features there instead of training the probes (a pack
+    trains its members' probes together: ``probe_metrics``). Nothing else draws differently.
+    """
     split = dataset.split(split_name)
     is_flow = config.posterior.flow != "none"
     encoded = encode_split(model, split, config.eval.batch_size, config.eval.max_examples)
@@ -239,7 +250,11 @@ def full_metrics(
     if dataset.kind == "text" and config.eval.text_metrics:
         metrics.update(text_reconstruction_scores(model, split, dataset, config))
     if config.eval.probes and split.labels is not None and dataset.train.labels is not None:
-        metrics.update(probe_metrics(model, dataset.train, split, encoded, config))
+        features = probe_features(model, dataset.train, split, encoded, config)
+        if probes_later is None:
+            metrics.update(probe_metrics([features])[0])
+        else:
+            probes_later.append(features)
     metrics.update(paper_protocol_metrics(model, dataset, split_name, config))
     return metrics, details
 
@@ -262,26 +277,79 @@ def variance_dropout_metrics(model: VAE, mean: torch.Tensor, logvar: torch.Tenso
     }
 
 
-def probe_metrics(
-    model: VAE, train: Split, split: Split, encoded: EncodedSplit, config: RunConfig
-) -> dict[str, float]:
-    """Linear and 2x128 MLP probes trained on the training split's posterior means, scored on
-    ``encoded`` (the codes of ``split``, whose labels they are paired with)."""
-    train_codes = encode_split(model, train, config.eval.batch_size)
-    labels = split.labels[: encoded.mean.shape[0]]
-    results = {}
-    for kind in ("linear", "mlp"):
-        scores = probe_accuracy(
-            train_codes.mean,
-            train.labels,
-            encoded.mean,
-            labels,
-            kind=kind,
-            restarts=config.eval.probe_restarts,
-            epochs=config.eval.probe_epochs,
-            seed=config.train.seed,
+@dataclass
+class ProbeFeatures:
+    """What a run's probes train and are scored on: the posterior means of the training split
+    and of the evaluated split, their labels, and the run's probe settings."""
+
+    train_codes: torch.Tensor  # [N, D]
+    train_labels: torch.Tensor  # [N]
+    codes: torch.Tensor  # [n, D]
+    labels: torch.Tensor  # [n]
+    restarts: int
+    epochs: int
+    seed: int
+
+    def batch_key(self) -> tuple:
+        """Runs whose probes can train as one batch: the same shapes, labels and settings."""
+        return (
+            tuple(self.train_codes.shape),
+            tuple(self.codes.shape),
+            self.train_codes.device,
+            self.train_labels.data_ptr(),
+            self.labels.data_ptr(),
+            self.restarts,
+            self.epochs,
         )
-        results[f"probe_{kind}"] = float(scores["mean"])
+
+
+def probe_features(
+    model: VAE, train: Split, split: Split, encoded: EncodedSplit, config: RunConfig
+) -> ProbeFeatures:
+    """The probes' inputs for a model: the training split's posterior means (one more encoding
+    pass) and ``encoded``'s, the codes of ``split``, whose labels they are paired with."""
+    train_codes = encode_split(model, train, config.eval.batch_size)
+    return ProbeFeatures(
+        train_codes=train_codes.mean,
+        train_labels=train.labels,
+        codes=encoded.mean,
+        labels=split.labels[: encoded.mean.shape[0]],
+        restarts=config.eval.probe_restarts,
+        epochs=config.eval.probe_epochs,
+        seed=config.train.seed,
+    )
+
+
+def probe_metrics(runs: Sequence[ProbeFeatures]) -> list[dict[str, float]]:
+    """``probe_linear`` and ``probe_mlp`` of each run: linear and 2x128 MLP probes trained on its
+    training codes and scored on its codes. Runs that share a ``batch_key`` train their probes
+    together (``probe_accuracies``, as many at once as ``runs_per_batch`` says is faster);
+    each run's scores are bitwise those of its probes trained alone."""
+    results: list[dict[str, float]] = [{} for _ in runs]
+    groups: dict[tuple, list[int]] = {}
+    for i, run in enumerate(runs):
+        groups.setdefault(run.batch_key(), []).append(i)
+    for kind in ("linear", "mlp"):
+        for members in groups.values():
+            first = runs[members[0]]
+            classes = int(torch.cat([first.train_labels, first.labels]).max()) + 1
+            size = runs_per_batch(
+                kind, first.restarts, first.train_codes.shape[1], classes, first.train_codes.device
+            )
+            for start in range(0, len(members), size):
+                batch = [runs[i] for i in members[start : start + size]]
+                scores = probe_accuracies(
+                    torch.stack([run.train_codes for run in batch]),
+                    first.train_labels,
+                    torch.stack([run.codes for run in batch]),
+                    first.labels,
+                    kind=kind,
+                    restarts=first.restarts,
+                    epochs=first.epochs,
+                    seeds=[run.seed for run in batch],
+                )
+                for i, score in zip(members[start : start + size], scores, strict=True):
+                    results[i][f"probe_{kind}"] = float(score["mean"])
     return results
 
 

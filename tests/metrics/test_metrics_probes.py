@@ -1,11 +1,19 @@
-"""Probe classifiers, feature splits and label budgets."""
+"""Probe classifiers (alone and several runs' at once), feature splits and label budgets."""
 
 from __future__ import annotations
+
+import sys
 
 import pytest
 import torch
 
-from vaesweep.metrics import label_budget_subset, probe_accuracy, split_features
+from vaesweep.metrics import (
+    label_budget_subset,
+    probe_accuracies,
+    probe_accuracy,
+    runs_per_batch,
+    split_features,
+)
 
 
 def separable(n: int = 3000, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -36,6 +44,50 @@ def test_probe_is_deterministic_for_a_seed():
     parts = split_features(x, y, seed=5)
     first = probe_accuracy(*parts, kind="mlp", restarts=2, epochs=3, seed=7)
     assert probe_accuracy(*parts, kind="mlp", restarts=2, epochs=3, seed=7) == first
+
+
+@pytest.mark.parametrize("kind", ["linear", "mlp"])
+def test_runs_probed_together_each_get_bitwise_their_own_probes(kind):
+    """Three runs' features (different noise, different seeds) probed as one batch: each run's
+    scores equal, bitwise, its probes trained alone, and the runs' scores differ from each other."""
+    x, y = separable(600, seed=8)
+    g = torch.Generator().manual_seed(9)
+    runs = [x + scale * torch.randn(x.shape, generator=g) for scale in (0.5, 2.0, 4.0)]
+    train, test = slice(0, 480), slice(480, None)
+    seeds = [3, 4, 5]
+    together = probe_accuracies(
+        torch.stack([r[train] for r in runs]),
+        y[train],
+        torch.stack([r[test] for r in runs]),
+        y[test],
+        kind=kind,
+        restarts=3,
+        epochs=4,
+        seeds=seeds,
+    )
+    alone = [
+        probe_accuracy(r[train], y[train], r[test], y[test], kind=kind, restarts=3, epochs=4, seed=s)
+        for r, s in zip(runs, seeds, strict=True)
+    ]
+    assert together == alone
+    assert len({result["mean"] for result in alone}) == 3
+
+
+def test_probes_of_several_runs_need_one_seed_per_run():
+    x, y = separable(100)
+    with pytest.raises(ValueError, match="2 seeds for 3 training"):
+        probe_accuracies(torch.stack([x] * 3), y, torch.stack([x] * 3), y, seeds=[0, 1])
+
+
+def test_runs_batch_on_the_cpu_while_their_probes_fit_the_cache_and_always_on_an_accelerator():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    # linear, 16 features, 10 classes, 10 restarts: 170 numbers x 4 copies x 4 bytes = 27 KB a run
+    assert runs_per_batch("linear", 10, 16, 10, cpu) == 2**20 // (16 * 10 * 170)
+    # a 2 x 128 MLP probe's parameters alone outgrow the budget: one run at a time
+    assert runs_per_batch("mlp", 10, 16, 10, cpu) == 1
+    assert runs_per_batch("mlp", 10, 16, 10, cuda) == sys.maxsize
+    with pytest.raises(ValueError, match="allowed 'linear' or 'mlp'"):
+        runs_per_batch("svm", 10, 16, 10, cpu)
 
 
 def test_split_features_partitions_the_examples():

@@ -11,6 +11,7 @@ import torch
 
 from vaesweep.config import resolve_config
 from vaesweep.errors import ConfigError, DivergedError
+from vaesweep.evaluation import full_metrics
 from vaesweep.methods import METHODS
 from vaesweep.objectives.objective import Objective
 from vaesweep.packing import trainer as packing
@@ -138,6 +139,27 @@ def test_a_diverging_member_fails_alone_and_leaves_the_others_bitwise_unchanged(
     for k in (0, 1):
         assert results[k].status == "finished"
         assert _untimed(results[k].metrics) == _untimed(reference[k].metrics)
+
+
+def test_members_probed_together_get_bitwise_what_each_evaluated_alone_gets():
+    """The pack's final evaluation trains its members' probes as one batch; every metric of every
+    member equals, bitwise, that member evaluated alone by full_metrics (its own probes, its own
+    generator), so batching the probes changes no number."""
+    configs = _configs("du_vae", epochs=1, **{"eval.probe_restarts": 2, "eval.probe_epochs": 3})
+    trainer = PackedTrainer(configs)
+    trainer.run(None, None)
+    generators = [m.generator.get_state() for m in trainer.members]
+    together = trainer.final_metrics([0, 1, 2])
+    for k, (metrics, details) in enumerate(together):
+        m = trainer.members[k]
+        m.generator.set_state(generators[k])
+        trainer._load_evaluated(k)
+        with packing.member_rng(m.generator):
+            alone, alone_details = full_metrics(trainer.model, trainer.dataset, "test", m.config)
+        assert {"probe_linear", "probe_mlp"} <= alone.keys()
+        assert _untimed(metrics) == _untimed(alone | {"epochs_run": 1.0, "seconds_per_epoch": 0.0})
+        assert details == alone_details
+    assert len({metrics["probe_mlp"] for metrics, _ in together}) > 1
 
 
 def test_a_member_stopped_early_stops_updating_and_ends_stopped():

@@ -27,7 +27,13 @@ from vaesweep.metrics.likelihood import (
     log_mean_exp,
     prior_posterior_log_likelihood,
 )
-from vaesweep.metrics.probes import label_budget_subset, probe_accuracy, split_features
+from vaesweep.metrics.probes import (
+    label_budget_subset,
+    probe_accuracies,
+    probe_accuracy,
+    runs_per_batch,
+    split_features,
+)
 from vaesweep.metrics.smoothness import expected_gap, expected_local_smoothness
 from vaesweep.metrics.text import corpus_bleu, rouge_n
 
@@ -53,8 +59,10 @@ __all__ = [
     "mutual_posterior_diversity_dropout",
     "pairwise_symmetric_kl",
     "prior_posterior_log_likelihood",
+    "probe_accuracies",
     "probe_accuracy",
     "rouge_n",
+    "runs_per_batch",
     "split_features",
     "unit_activity",
 ]

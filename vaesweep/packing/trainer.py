@@ -42,7 +42,14 @@ from vaesweep.data import load_dataset
 from vaesweep.data.base import Dataset
 from vaesweep.data.batching import batch_indices, batches_per_epoch, keeps
 from vaesweep.errors import ConfigError, DivergedError
-from vaesweep.evaluation import EncodedSplit, elbo_loss, full_metrics, standard_metrics
+from vaesweep.evaluation import (
+    EncodedSplit,
+    ProbeFeatures,
+    elbo_loss,
+    full_metrics,
+    probe_metrics,
+    standard_metrics,
+)
 from vaesweep.models.build import build_model
 from vaesweep.models.posteriors.heads import batchnorm_heads
 from vaesweep.models.vae import VAE
@@ -571,22 +578,47 @@ class PackedTrainer:
                         self._freeze(k, STOPPED)
 
     # -- final evaluation ------------------------------------------------------------------
-    def final_metrics(self, member: int) -> tuple[dict[str, float], dict]:
-        """Member ``member``'s evaluation on ``eval.split``, as fit's final_metrics gives it."""
+    def _load_evaluated(self, member: int) -> None:
+        """Load into the scratch model the weights member ``member`` is evaluated with: its best
+        (a run with an lr schedule, as fit's final_metrics uses) or its last."""
         m = self.members[member]
-        state = (
-            m.best
-            if m.config.optim.decay_patience > 0 and m.best is not None
-            else self.member_state_dict(member)
-        )
-        self.model.load_state_dict(state)
-        random.seed(m.config.train.seed)  # fit seeded python and numpy and drew nothing from them
-        np.random.seed(m.config.train.seed)
+        evaluates_best = m.config.optim.decay_patience > 0 and m.best is not None
+        self.model.load_state_dict(m.best if evaluates_best else self.member_state_dict(member))
+
+    def final_metrics(self, members: Sequence[int]) -> list[tuple[dict[str, float], dict]]:
+        """Each member's evaluation on ``eval.split``, as fit's final_metrics gives it (the same
+        draws, from the member's generator), with the members' probes trained together."""
+        evaluations, probes = [], []
+        for k in members:
+            m = self.members[k]
+            self._load_evaluated(k)
+            random.seed(m.config.train.seed)  # fit seeded python and numpy and drew nothing from them
+            np.random.seed(m.config.train.seed)
+            later: list[ProbeFeatures] = []
+            with member_rng(m.generator):
+                metrics, details = full_metrics(
+                    self.model, self.dataset, m.config.eval.split, m.config, probes_later=later
+                )
+            metrics["epochs_run"] = float(m.state.epoch)
+            metrics["seconds_per_epoch"] = m.state.epoch_seconds / max(1, m.state.epoch)
+            evaluations.append((metrics, details))
+            probes.append(later)
+        scores = iter(probe_metrics([features for later in probes for features in later]))
+        for (metrics, _), later in zip(evaluations, probes, strict=True):
+            if later:
+                metrics.update(next(scores))
+        return evaluations
+
+    def write_artifacts(
+        self, member: int, metrics: dict[str, float], details: dict, directory: str | Path
+    ) -> None:
+        """Member ``member``'s run artifacts, drawn as its fit run draws them after evaluating."""
+        from vaesweep.artifacts import write_run_artifacts
+
+        m = self.members[member]
+        self._load_evaluated(member)
         with member_rng(m.generator):
-            metrics, details = full_metrics(self.model, self.dataset, m.config.eval.split, m.config)
-        metrics["epochs_run"] = float(m.state.epoch)
-        metrics["seconds_per_epoch"] = m.state.epoch_seconds / max(1, m.state.epoch)
-        return metrics, details
+            write_run_artifacts(self.model, self.dataset, m.config, metrics, details, Path(directory))
 
     # -- checkpoints -----------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
@@ -707,20 +739,19 @@ def fit_pack(
         if (path / PACK_CHECKPOINT_FILE).exists() or path.is_file():
             trainer.load(path)
     trainer.run(report, checkpoint_dir, should_stop)
+    finished = [k for k, member in enumerate(trainer.members) if member.status == FINISHED]
+    evaluations = dict(zip(finished, trainer.final_metrics(finished), strict=True))
+    seconds = time.perf_counter() - started
     results = []
     for k, member in enumerate(trainer.members):
-        if member.status != FINISHED:
+        if k not in evaluations:
             results.append(MemberResult(k, member.status, dict(member.state.last_metrics), member.error))
             continue
-        metrics, details = trainer.final_metrics(k)
-        metrics["train_seconds"] = time.perf_counter() - started
-        if artifacts_dirs is not None:
-            from vaesweep.artifacts import write_run_artifacts
-
-            write_run_artifacts(
-                trainer.model, trainer.dataset, member.config, metrics, details, Path(artifacts_dirs[k])
-            )
+        metrics, details = evaluations[k]
+        metrics["train_seconds"] = seconds
         if member_checkpoint_dirs is not None:
             trainer.member_checkpoint(k, member_checkpoint_dirs[k])
+        if artifacts_dirs is not None:
+            trainer.write_artifacts(k, metrics, details, artifacts_dirs[k])
         results.append(MemberResult(k, FINISHED, metrics))
     return results
