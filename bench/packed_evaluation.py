@@ -3,7 +3,7 @@
 run, as JSON.
 
 K DU-VAE members on digits (gamma and p per member, seeds 0..K-1) train one epoch; then the same
-trained pack is evaluated both ways, from the same generator states, and the JSON gives the
+trained pack is evaluated both ways (each draws what the member's fit run draws), and the JSON gives the
 seconds per member of each, the probes' own seconds, and whether every member's metrics are
 bitwise the same both ways (they must be: tests/packing checks it too). On the CPU the MLP
 probes are compute-bound and train one member at a time (``runs_per_batch``), so only the
@@ -86,17 +86,11 @@ def _untimed(metrics: dict[str, float]) -> dict[str, float]:
 def measure(members: int, device: str) -> dict[str, object]:
     trainer = PackedTrainer(_configs(members, device))
     trainer.run(None, None)
-    generators = [m.generator.get_state() for m in trainer.members]
-
-    def rewind() -> None:
-        for member, state in zip(trainer.members, generators, strict=True):
-            member.generator.set_state(state)
-
+    # Evaluation draws from a copy of each member's generator, so every evaluation of the same
+    # pack draws the same.
     trainer.final_metrics([0])  # first calls (lazy imports, allocations) out of the timings
-    rewind()
     everyone = list(range(members))
     together_s, together_probes_s, together = _timed_evaluation(trainer, [everyone], device)
-    rewind()
     alone_s, alone_probes_s, alone = _timed_evaluation(trainer, [[k] for k in everyone], device)
     return {
         "members": members,

@@ -17,7 +17,7 @@ from vaesweep.objectives.objective import Objective
 from vaesweep.packing import trainer as packing
 from vaesweep.packing.signature import unpackable_reason
 from vaesweep.packing.trainer import PACK_CHECKPOINT_FILE, PackedTrainer, fit_pack
-from vaesweep.train import fit
+from vaesweep.train import CHECKPOINT_FILE, fit
 
 QUICK = {
     "eval.nll_samples": 10,
@@ -143,23 +143,36 @@ def test_a_diverging_member_fails_alone_and_leaves_the_others_bitwise_unchanged(
 
 def test_members_probed_together_get_bitwise_what_each_evaluated_alone_gets():
     """The pack's final evaluation trains its members' probes as one batch; every metric of every
-    member equals, bitwise, that member evaluated alone by full_metrics (its own probes, its own
-    generator), so batching the probes changes no number."""
+    member equals, bitwise, that member evaluated alone by full_metrics (its own probes, drawing
+    from the state its generator ended training in, which the evaluation leaves as it was)."""
     configs = _configs("du_vae", epochs=1, **{"eval.probe_restarts": 2, "eval.probe_epochs": 3})
     trainer = PackedTrainer(configs)
     trainer.run(None, None)
-    generators = [m.generator.get_state() for m in trainer.members]
     together = trainer.final_metrics([0, 1, 2])
     for k, (metrics, details) in enumerate(together):
         m = trainer.members[k]
-        m.generator.set_state(generators[k])
+        generator = torch.Generator()
+        generator.set_state(m.generator.get_state())
         trainer._load_evaluated(k)
-        with packing.member_rng(m.generator):
+        with packing.member_rng(generator):
             alone, alone_details = full_metrics(trainer.model, trainer.dataset, "test", m.config)
         assert {"probe_linear", "probe_mlp"} <= alone.keys()
-        assert _untimed(metrics) == _untimed(alone | {"epochs_run": 1.0, "seconds_per_epoch": 0.0})
+        assert _untimed(metrics) == _untimed(alone | {"epochs_run": 1.0})
         assert details == alone_details
     assert len({metrics["probe_mlp"] for metrics, _ in together}) > 1
+
+
+def test_an_extracted_member_checkpoint_holds_its_fit_runs_last_checkpoint_rng(tmp_path):
+    """A member's final checkpoint (what its MLflow run keeps) has the RNG state fit's last
+    checkpoint has, the end of training: its evaluation and artifacts draw from a copy."""
+    configs = _configs("c_vae", epochs=2)
+    dirs = [tmp_path / f"member-{k}" for k in range(3)]
+    fit_pack(configs, artifacts_dirs=[d / "artifacts" for d in dirs], member_checkpoint_dirs=dirs)
+    fit(configs[1], checkpoint_dir=tmp_path / "fit")
+    member = torch.load(dirs[1] / CHECKPOINT_FILE, weights_only=False)
+    alone = torch.load(tmp_path / "fit" / CHECKPOINT_FILE, weights_only=False)
+    assert torch.equal(member["rng"]["torch"], alone["rng"]["torch"])
+    assert member["state"]["epoch"] == alone["state"]["epoch"] == 2
 
 
 def test_a_member_stopped_early_stops_updating_and_ends_stopped():

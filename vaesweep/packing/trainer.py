@@ -192,6 +192,10 @@ class Member:
     best: dict[str, torch.Tensor] | None = None
     status: str = "training"
     error: BaseException | None = None
+    # The global RNG its unpacked run holds while evaluating and writing artifacts: a copy of
+    # ``generator`` taken when the final evaluation starts, so ``generator`` (and the member's
+    # checkpoint) keeps the state training ended with, as fit's last checkpoint does.
+    evaluation_generator: torch.Generator | None = None
 
     @property
     def training(self) -> bool:
@@ -595,7 +599,9 @@ class PackedTrainer:
             random.seed(m.config.train.seed)  # fit seeded python and numpy and drew nothing from them
             np.random.seed(m.config.train.seed)
             later: list[ProbeFeatures] = []
-            with member_rng(m.generator):
+            m.evaluation_generator = torch.Generator(m.generator.device)
+            m.evaluation_generator.set_state(m.generator.get_state())
+            with member_rng(m.evaluation_generator):
                 metrics, details = full_metrics(
                     self.model, self.dataset, m.config.eval.split, m.config, probes_later=later
                 )
@@ -612,12 +618,15 @@ class PackedTrainer:
     def write_artifacts(
         self, member: int, metrics: dict[str, float], details: dict, directory: str | Path
     ) -> None:
-        """Member ``member``'s run artifacts, drawn as its fit run draws them after evaluating."""
+        """Member ``member``'s run artifacts (after its ``final_metrics``), drawn as its fit run
+        draws them after evaluating."""
         from vaesweep.artifacts import write_run_artifacts
 
         m = self.members[member]
+        if m.evaluation_generator is None:
+            raise RuntimeError(f"member {member} has no final evaluation to write artifacts for")
         self._load_evaluated(member)
-        with member_rng(m.generator):
+        with member_rng(m.evaluation_generator):
             write_run_artifacts(self.model, self.dataset, m.config, metrics, details, Path(directory))
 
     # -- checkpoints -----------------------------------------------------------------------
@@ -749,9 +758,9 @@ def fit_pack(
             continue
         metrics, details = evaluations[k]
         metrics["train_seconds"] = seconds
-        if member_checkpoint_dirs is not None:
-            trainer.member_checkpoint(k, member_checkpoint_dirs[k])
         if artifacts_dirs is not None:
             trainer.write_artifacts(k, metrics, details, artifacts_dirs[k])
+        if member_checkpoint_dirs is not None:
+            trainer.member_checkpoint(k, member_checkpoint_dirs[k])
         results.append(MemberResult(k, FINISHED, metrics))
     return results
