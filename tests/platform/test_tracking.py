@@ -4,6 +4,9 @@ whatever Tune remembers, and a sweep's children settled from Tune's outcomes."""
 
 from __future__ import annotations
 
+import re
+import socket
+import threading
 import time
 
 import pytest
@@ -47,6 +50,56 @@ def test_an_unreachable_server_is_named_within_seconds():
     with pytest.raises(TrackingUnavailable, match=f"no MLflow server answers at {uri}.*start it"):
         check_tracking(uri, timeout_s=5)
     assert time.monotonic() - started < 10
+
+
+class _DropsItsKeptConnection:
+    """An HTTP server that answers a request, keeps the connection and then closes it as the
+    next request arrives on it, unanswered (what a server closing an idle keep-alive connection
+    does to a request that reuses it at that moment); fresh connections are answered."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.uri = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.answered = 0
+        self.dropped = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        first = True
+        while True:
+            connection, _ = self.listener.accept()
+            with connection:
+                self._answer(connection)
+                if first:
+                    first = False
+                    connection.recv(65536)  # the next request on the kept connection: dropped
+                    self.dropped += 1
+
+    def _answer(self, connection: socket.socket) -> None:
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += connection.recv(65536)
+        head, _, body = request.partition(b"\r\n\r\n")
+        length = re.search(rb"(?i)content-length: *(\d+)", head)
+        while length and len(body) < int(length.group(1)):
+            body += connection.recv(65536)
+        payload = b'{"experiments": []}'
+        connection.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(payload)}\r\n\r\n".encode()
+            + payload
+        )
+        self.answered += 1
+
+
+def test_a_request_on_a_connection_the_server_drops_is_sent_again_not_called_an_outage():
+    """The second check reuses the first one's connection, which the server drops: MLflow's one
+    immediate retry sends it on a fresh connection (with none, the check named a live server
+    away: seen once in tests/platform, 5 s after the test process's last call)."""
+    server = _DropsItsKeptConnection()
+    check_tracking(server.uri)
+    check_tracking(server.uri)
+    assert server.dropped == 1 and server.answered == 2
 
 
 def _settle_experiment(name: str, seeds: int):

@@ -75,6 +75,11 @@ MAX_TAG_LENGTH = 5000
 BATCH_LIMIT = 100  # MLflow accepts at most 100 params (and 1,000 metrics) per log_batch
 FLUSH_TIMEOUT_S = 600.0
 CHECK_TIMEOUT_S = 10.0
+# MLflow's HTTP retries for our calls: one, which urllib3 makes at once. A server closes an idle
+# keep-alive connection (uvicorn: after 5 s); a request that reuses it at that moment fails
+# before the server reads it, and only a retry on a fresh connection sends it. More retries
+# would block a trial while the server is away: the queue (BufferedClient) retries instead.
+HTTP_RETRIES = "1"
 
 
 class TrackingUnavailable(RuntimeError):
@@ -83,9 +88,13 @@ class TrackingUnavailable(RuntimeError):
 
 @contextlib.contextmanager
 def _request_limits(timeout_s: float) -> Iterator[None]:
-    """MLflow's HTTP calls in this block: one try each, at most ``timeout_s``."""
+    """MLflow's HTTP calls in this block: ``HTTP_RETRIES`` immediate retry, at most ``timeout_s``
+    a try."""
     saved = {k: os.environ.get(k) for k in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")}
-    os.environ |= {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": str(int(timeout_s))}
+    os.environ |= {
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": HTTP_RETRIES,
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(int(timeout_s)),
+    }
     try:
         yield
     finally:
@@ -150,12 +159,13 @@ class BufferedClient:
     """An ``MlflowClient`` whose calls are queued and sent in order, retried with backoff.
 
     MLflow's own HTTP retries would block a trial for minutes per call while the server is
-    away; they are turned down in this process (unless set explicitly) and the queue retries
-    instead, between epochs. A call rejected for good (a 4xx) is dropped and raised.
+    away; they are turned down to ``HTTP_RETRIES`` in this process (unless set explicitly) and
+    the queue retries instead, between epochs. A call rejected for good (a 4xx) is dropped and
+    raised.
     """
 
     def __init__(self, uri: str, *, first_backoff_s: float = 0.5, max_backoff_s: float = 5.0) -> None:
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", HTTP_RETRIES)
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # stdout is the CLI's
         self.client = MlflowClient(uri)
