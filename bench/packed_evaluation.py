@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from unittest import mock
 
@@ -112,7 +113,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (a trial's: 1)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    rows = [measure(int(k), args.device) for k in args.members.split(",")]
+    rows = []
+    for members in args.members.split(","):
+        rows.append(measure(int(members), args.device))
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)  # kept if a time limit cuts the run
     machine = {"processor": platform.processor() or platform.machine(), "threads": args.threads}
     if args.device.startswith("cuda"):
         machine["gpu"] = torch.cuda.get_device_name()
