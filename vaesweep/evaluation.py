@@ -329,26 +329,26 @@ def probe_metrics(runs: Sequence[ProbeFeatures]) -> list[dict[str, float]]:
     groups: dict[tuple, list[int]] = {}
     for i, run in enumerate(runs):
         groups.setdefault(run.batch_key(), []).append(i)
-    for kind in ("linear", "mlp"):
-        for members in groups.values():
-            first = runs[members[0]]
-            classes = int(torch.cat([first.train_labels, first.labels]).max()) + 1
-            size = runs_per_batch(
-                kind, first.restarts, first.train_codes.shape[1], classes, first.train_codes.device
-            )
+    for members in groups.values():
+        first = runs[members[0]]
+        train_codes = torch.stack([runs[i].train_codes for i in members])  # once a group: sliced below
+        codes = torch.stack([runs[i].codes for i in members])
+        classes = int(torch.cat([first.train_labels, first.labels]).max()) + 1
+        for kind in ("linear", "mlp"):
+            size = runs_per_batch(kind, first.restarts, codes.shape[2], classes, codes.device)
             for start in range(0, len(members), size):
-                batch = [runs[i] for i in members[start : start + size]]
+                batch = members[start : start + size]
                 scores = probe_accuracies(
-                    torch.stack([run.train_codes for run in batch]),
+                    train_codes[start : start + size],
                     first.train_labels,
-                    torch.stack([run.codes for run in batch]),
+                    codes[start : start + size],
                     first.labels,
                     kind=kind,
                     restarts=first.restarts,
                     epochs=first.epochs,
-                    seeds=[run.seed for run in batch],
+                    seeds=[runs[i].seed for i in batch],
                 )
-                for i, score in zip(members[start : start + size], scores, strict=True):
+                for i, score in zip(batch, scores, strict=True):
                     results[i][f"probe_{kind}"] = float(score["mean"])
     return results
 
