@@ -29,6 +29,11 @@ class Noise:
         """0/1 draws with the given probabilities."""
         raise NotImplementedError
 
+    def keep_mask(self, keep_prob: Tensor, like: Tensor) -> Tensor:
+        """DU-VAE's variance dropout: Bernoulli(``keep_prob``) draws shaped like ``like``. Called
+        only by a run whose keep probability is below 1 (one of 1 has no dropout)."""
+        return self.bernoulli(keep_prob.expand_as(like))
+
     def dropout(self, x: Tensor, p: float, time_major: bool = False) -> Tensor:
         """Inverted dropout of ``x`` with drop rate ``p`` (training only; the caller checks).
         ``time_major``: ``x`` is a batch-first sequence laid out time-major in memory (nn.LSTM's

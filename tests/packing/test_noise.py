@@ -7,7 +7,15 @@ from torch import nn
 from torch.func import vmap
 
 from vaesweep.noise import GlobalNoise
-from vaesweep.packing.noise import bernoulli, drawing_from, dropout, generator_from_global_state, randn_like
+from vaesweep.packing.noise import (
+    bernoulli,
+    drawing_from,
+    dropout,
+    generator_from_global_state,
+    keep_mask,
+    keep_probabilities,
+    randn_like,
+)
 
 SEEDS = [3, 5, 8]
 BATCH, LATENT, FEATURES, KEEP, DROP = 6, 4, 7, 0.7, 0.3
@@ -99,6 +107,27 @@ def test_misuse_is_an_error_not_shared_noise():
         vmap(lambda m: m + randn_like(torch.zeros(LATENT)))(mean)
     with drawing_from(generators[:2]), pytest.raises(RuntimeError, match="2 member generators"):
         vmap(randn_like)(mean)
+
+
+def test_a_member_whose_keep_probability_is_one_draws_no_mask_and_the_others_draw_theirs():
+    """DU-VAE's p = 1 and p < 1 share a pack: the run with p = 1 has no variance dropout, so its
+    member gets ones and its generator is left as it was; the others get their runs' masks."""
+    keeps = [0.7, 1.0, 0.4]
+    variance = torch.rand(len(SEEDS), BATCH, LATENT)
+    generators = [torch.Generator().manual_seed(s) for s in SEEDS]
+    with drawing_from(generators), keep_probabilities(keeps):
+        masks = vmap(keep_mask)(torch.tensor(keeps), variance)
+    for k, (seed, keep) in enumerate(zip(SEEDS, keeps, strict=True)):
+        alone = torch.Generator().manual_seed(seed)
+        expected = (
+            torch.ones(BATCH, LATENT)
+            if keep == 1
+            else torch.bernoulli(torch.full((BATCH, LATENT), keep), generator=alone)
+        )
+        assert torch.equal(masks[k], expected), k
+        assert torch.equal(torch.rand(3, generator=generators[k]), torch.rand(3, generator=alone)), k
+    with drawing_from(generators), pytest.raises(RuntimeError, match="keep_probabilities"):
+        vmap(keep_mask)(torch.tensor(keeps), variance)
 
 
 @pytest.mark.parametrize("time_major", [False, True])

@@ -20,38 +20,48 @@ def _plan(tmp_path, target="du_vae", **options):
     return plan_sweep(SweepOptions(target, storage=str(tmp_path), tracking_uri=NO_SERVER, **options))
 
 
-def test_twenty_trials_of_du_vae_on_two_slots_form_even_packs_of_at_most_ten_by_signature():
+def test_twenty_trials_of_du_vae_on_two_slots_form_two_packs_of_ten():
+    """DU-VAE's grid is one signature: p = 1 (no variance dropout) packs with p < 1, its members
+    drawing no mask (vaesweep.packing.noise.keep_mask)."""
     trials = expand(method_experiment("du_vae", "digits"), seeds=(1,))
+    assert {t.config().posterior.keep_prob for t in trials} == {1.0, 0.9, 0.8, 0.7, 0.6}
     units = pack_units(trials, PackPolicy(None, slots=2, on_gpu=False))
     assert sorted(t for unit in units for t in (x.arm for x in unit)) == sorted(t.arm for t in trials)
-    assert all(len(unit) <= 10 for unit in units)
-    for unit in units:  # members share a signature; packs of one signature are cut evenly
-        assert len({signature(t.config()) for t in unit}) == 1
-    by_signature: dict = {}
-    for unit in units:
-        by_signature.setdefault(signature(unit[0].config()), []).append(len(unit))
-    assert len(by_signature) == 2  # keep_prob < 1 (variance dropout) and = 1 are different operations
-    assert all(max(sizes) - min(sizes) <= 1 for sizes in by_signature.values())
-    # 4 trials with p = 1, 16 with p < 1: packs of 8 would leave a slot idle for the last one
-    assert sorted(len(u) for u in units) == [4, 5, 5, 6]
+    assert len({signature(t.config()) for t in trials}) == 1
+    assert [len(unit) for unit in units] == [10, 10]
+
+
+def _two_signatures(first: int, second: int) -> list:
+    """``first`` VAE trials with 8 latent units, then ``second`` with 16 (two signatures)."""
+    arms = (
+        Arm("vae", "VAE z8", settings={"model.latent_dim": 8}, datasets=("digits",)),
+        Arm("c_vae", "C-VAE", grid={"C": tuple(range(1, second // first + 1))}),
+    )
+    trials = expand(Experiment("two", "two signatures", ("digits",), arms, seeds=tuple(range(first))))
+    signatures = [{signature(t.config()) for t in trials if t.arm.startswith(a)} for a in ("VAE", "C-")]
+    assert [len(s) for s in signatures] == [1, 1] and signatures[0] != signatures[1]
+    return trials
 
 
 def test_auto_sizes_packs_so_that_the_slots_finish_together():
     """100 trials of two signatures (20 and 80) on 2 slots: packs of 27 end the grid sooner than
-    packs of 40 (20 | 40 then 40 on one slot), by the planner's own model of a Tune trial's time."""
-    trials = expand(method_experiment("du_vae", "digits"), seeds=(0, 1, 2, 3, 4))
+    packs of 40 (20 | 40 then 40 on one slot), by the planner's own model of a Tune trial's time;
+    and 4 and 16 form packs of 4, 5, 5 and 6 rather than 4, 8 and 8, whose last pack would run
+    with the other slot idle."""
+    trials = _two_signatures(20, 80)
     policy = PackPolicy(None, slots=2, on_gpu=False)
     units = pack_units(trials, policy)
     assert sorted(len(u) for u in units) == [20, 26, 27, 27]
     forty = pack_units(trials, PackPolicy(40, slots=2, on_gpu=False))
     assert sorted(len(u) for u in forty) == [20, 40, 40]
     assert packs._finish_time(units, 2) < packs._finish_time(forty, 2)
+    assert sorted(len(u) for u in pack_units(_two_signatures(4, 16), policy)) == [4, 5, 5, 6]
 
 
 def test_pack_k_caps_members_and_off_runs_every_trial_alone():
     trials = expand(method_experiment("du_vae", "digits"), seeds=(1,))
     assert {len(u) for u in pack_units(trials, PackPolicy(3, slots=2, on_gpu=False))} <= {1, 2, 3}
-    assert max(len(u) for u in pack_units(trials, PackPolicy(64, slots=2, on_gpu=False))) == 16
+    assert max(len(u) for u in pack_units(trials, PackPolicy(64, slots=2, on_gpu=False))) == 20
     assert pack_units(trials, None) == [(t,) for t in trials]
 
 

@@ -45,14 +45,19 @@ def generator_from_global_state(device: str | torch.device = "cpu") -> torch.Gen
 
 
 @contextlib.contextmanager
-def drawing_from(generators: Sequence[torch.Generator]) -> Iterator[None]:
-    """Within this block, noise ops under the members' vmap draw member k's from generators[k]."""
-    previous = getattr(_state, "generators", None)
-    _state.generators = list(generators)
+def _holding(name: str, value: object) -> Iterator[None]:
+    """This thread's ``name`` is ``value`` within the block (what it held before, after it)."""
+    previous = getattr(_state, name, None)
+    setattr(_state, name, value)
     try:
         yield
     finally:
-        _state.generators = previous
+        setattr(_state, name, previous)
+
+
+def drawing_from(generators: Sequence[torch.Generator]) -> contextlib.AbstractContextManager[None]:
+    """Within this block, noise ops under the members' vmap draw member k's from generators[k]."""
+    return _holding("generators", list(generators))
 
 
 def _member_generators(members: int) -> list[torch.Generator]:
@@ -129,6 +134,54 @@ def bernoulli(probabilities: torch.Tensor) -> torch.Tensor:
     return _bernoulli_op(probabilities.detach(), 0.0, _DRAWS)
 
 
+# -- DU-VAE's variance dropout -----------------------------------------------------------------
+# Members with keep probabilities p < 1 and p = 1 share a pack; the unpacked run of one with p = 1
+# has no dropout and draws nothing. Inside ``keep_probabilities(ps)``, ``keep_mask`` under the
+# members' vmap draws member k's mask only when ps[k] < 1, and gives it ones otherwise.
+
+
+def keep_probabilities(probabilities: Sequence[float]) -> contextlib.AbstractContextManager[None]:
+    """Within this block, member k's keep probability is ``probabilities[k]`` (host values: which
+    members draw is known without reading the device)."""
+    return _holding("keep_probabilities", [float(p) for p in probabilities])
+
+
+@torch.library.custom_op("vaesweep_packing::keep_mask", mutates_args=("draws",))
+def _keep_mask(probabilities: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
+    draws.add_(1)
+    return _global_draw(lambda generator: torch.bernoulli(probabilities, generator=generator))
+
+
+@torch.library.custom_op("vaesweep_packing::members_keep_mask", mutates_args=("draws",))
+def _members_keep_mask(probabilities: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
+    draws.add_(1)
+    generators = _member_generators(probabilities.shape[0])
+    keeps = getattr(_state, "keep_probabilities", None)
+    if keeps is None or len(keeps) != len(generators):
+        raise RuntimeError("keep_mask drawn under the members' vmap outside keep_probabilities(...)")
+    return torch.stack(
+        [
+            torch.bernoulli(member, generator=generator) if keep < 1.0 else torch.ones_like(member)
+            for member, generator, keep in zip(probabilities, generators, keeps, strict=True)
+        ]
+    )
+
+
+for _op in (_keep_mask, _members_keep_mask):
+    _op.register_fake(lambda probabilities, draws: torch.empty_like(probabilities))
+
+
+@_keep_mask.register_vmap
+def _keep_mask_vmap(info, in_dims, probabilities, draws):
+    return _members_keep_mask(probabilities.movedim(in_dims[0], 0).contiguous(), draws), 0
+
+
+def keep_mask(keep_prob: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``torch.bernoulli(keep_prob.expand_as(like))``; under the members' vmap, ones for a member
+    whose keep probability is 1 (see ``keep_probabilities``)."""
+    return _keep_mask(keep_prob.detach().expand_as(like), _DRAWS)
+
+
 def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
     """``F.dropout(x, p, training)`` as `fit` draws it (``vaesweep.noise.dropout_mask``): the same
     mask from the same draws."""
@@ -144,16 +197,10 @@ def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
 # positions of dim 1 (batch-first time) and leave the padding undropped.
 
 
-@contextlib.contextmanager
-def sequence_lengths(steps: Sequence[int]) -> Iterator[None]:
+def sequence_lengths(steps: Sequence[int]) -> contextlib.AbstractContextManager[None]:
     """Within this block, ``sequence_dropout`` under the members' vmap draws member k's mask over
     its first ``steps[k]`` time steps (dim 1), as its unpacked run does on its unpadded batch."""
-    previous = getattr(_state, "steps", None)
-    _state.steps = [int(s) for s in steps]
-    try:
-        yield
-    finally:
-        _state.steps = previous
+    return _holding("steps", [int(s) for s in steps])
 
 
 @torch.library.custom_op("vaesweep_packing::sequence_dropout_mask", mutates_args=("draws",))

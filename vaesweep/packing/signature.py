@@ -1,8 +1,8 @@
 """Which trials can train as one packed model: the architecture signature.
 
 Two trials share a pack when they agree on every structural field (shapes and the sequence of
-operations) and on the structural switch of every per-trial field (variance dropout exists
-only when p < 1). The signature is read off the fields' declarations (``Param.role``,
+operations) and on the structural switch of every per-trial field (the bag-of-words head exists
+only when its weight is above 0). The signature is read off the fields' declarations (``Param.role``,
 ``Param.structure``), so a new unit's fields take part without a list kept here.
 """
 

@@ -84,6 +84,9 @@ class PackedNoise(noise.Noise):
     def bernoulli(self, probs: torch.Tensor) -> torch.Tensor:
         return member_noise.bernoulli(probs)
 
+    def keep_mask(self, keep_prob: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        return member_noise.keep_mask(keep_prob, like)
+
     def dropout(self, x: torch.Tensor, p: float, time_major: bool = False) -> torch.Tensor:
         return member_noise.sequence_dropout(x, p, time_major)  # over each member's own length
 
@@ -277,6 +280,8 @@ class PackedTrainer:
         self.trainable = [name for name, p in models[0].named_parameters() if p.requires_grad]
         self.optimiser = self._new_optimiser()
         template = _vectorisable(models[0])
+        for head in batchnorm_heads(template):  # members with p = 1 draw no mask (keep_mask)
+            head.variance_dropout = head.trainable_scale and any(c.posterior.keep_prob < 1 for c in configs)
         dynamic = self.dataset.binarisation == "dynamic"
         self.step_module = _Step(template, Objective(first, self.steps_per_epoch, total_steps), dynamic)
         self.encode_module = _Encode(template)
@@ -435,6 +440,7 @@ class PackedTrainer:
             noise.drawn_from(PackedNoise()),
             member_noise.drawing_from(generators),
             member_noise.sequence_lengths(steps),
+            member_noise.keep_probabilities([self.members[k].config.posterior.keep_prob for k in group]),
         ):
             losses, terms = vmap(member_step, in_dims=(0, 0, 0, None if lengths is None else 0, 0))(
                 params, buffers, x, lengths, values

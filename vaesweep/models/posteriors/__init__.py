@@ -22,8 +22,7 @@ KEEP_PROB = Param(
     gt=0.0,
     le=1.0,
     symbol="p",
-    role=PER_TRIAL,
-    structure=lambda p: p < 1.0,  # dropout is an operation only when p < 1
+    role=PER_TRIAL,  # a packed member with p = 1 draws no mask, as its run has no dropout
 )
 VARIANCE_FLOOR = Param(True, "DU-VAE: add alpha = 1/(2*pi*e) to every variance (du)")
 RESCALE = Param(

@@ -172,7 +172,7 @@ class BatchNormHead(nn.Module):
             return Posterior(mean, raw_logvar)
         variance = torch.exp(raw_logvar)
         if self.training and self.variance_dropout:
-            keep = noise.source().bernoulli(self.keep_prob.expand_as(variance))
+            keep = noise.source().keep_mask(self.keep_prob, variance)
             variance = variance * keep / self.keep_prob
         return Posterior(mean, torch.log(variance + self.floor))
 
