@@ -5,8 +5,10 @@ The role says whether trials that differ in the field can share a pack (vaesweep
 a *structural* field changes tensor shapes or the sequence of operations (the architecture,
 the latent size, a regulariser's kind, |b|); a *per-trial* field is a number each packed member
 can hold as its own tensor (beta, C, gamma, p, the learning rate, the seed). A per-trial field
-whose value also switches an operation on or off (variance dropout exists only when p < 1)
-declares that switch as ``structure``, so the switch, not the value, enters the signature.
+whose value also switches an operation on or off (the bag-of-words head exists only when its
+weight is above 0) declares that switch as ``structure``, so the switch, not the value, enters
+the signature. A switch a pack can emulate per member stays out of it (p = 1: that member's
+variance dropout draws nothing, vaesweep.packing.noise.keep_mask).
 """
 
 from __future__ import annotations
