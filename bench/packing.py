@@ -19,6 +19,7 @@ model's larger K. Each row is also printed to stderr as it is measured.
 
     python bench/packing.py                         # MLP on digits and LSTM on synthetic text
     python bench/packing.py --device cuda --models mlp_digits,mlp_mnist --members 1,4,16,64,256
+    python bench/packing.py --models mlp_digits --compile   # eager and torch.compile, side by side
 """
 
 from __future__ import annotations
@@ -79,8 +80,11 @@ def step_flops(trainer: Trainer) -> float:
     return float(counter.get_total_flops())
 
 
-def measure(name: str, members: int, rounds: int, device: str, sequential_cap: int, files: Path) -> dict:
+def measure(
+    name: str, members: int, rounds: int, device: str, sequential_cap: int, files: Path, compiled: bool
+) -> dict:
     method, dataset, overrides = MODELS[name]
+    overrides = {**overrides, "train.compile": compiled}
     if dataset in WRITERS:
         overrides = {**overrides, "data.path": str(files / dataset)}
         if not (files / dataset).exists():
@@ -97,7 +101,7 @@ def measure(name: str, members: int, rounds: int, device: str, sequential_cap: i
     examples = len(pack.dataset.train)
     for member in pack.members:
         member.state.epoch = 1
-    pack.train_epoch()  # warm-up: allocations, first calls
+    pack.train_epoch()  # warm-up: allocations, first calls, compilation of every batch shape
     for trainer in trainers:
         trainer.train_epoch()
     packed, sequential = [], []
@@ -118,6 +122,7 @@ def measure(name: str, members: int, rounds: int, device: str, sequential_cap: i
     return {
         "model": name,
         "members": members,
+        "compiled": compiled,
         "examples_per_epoch": examples,
         "packed_examples_per_s": round(packed_rate),
         "sequential_examples_per_s": round(sequential_rate),
@@ -141,6 +146,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--sequential-cap", type=int, default=16, help="sequential trials timed at most")
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="also each K with train.compile on both sides (the pack's whole step; fit's modules)",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -150,19 +160,21 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as files:
         for name in args.models.split(","):
-            for members in (int(k) for k in args.members.split(",")):
-                try:
-                    row = measure(name, members, args.rounds, args.device, args.sequential_cap, Path(files))
-                except RuntimeError as error:  # torch.OutOfMemoryError is one
-                    if not _out_of_memory(error):
-                        raise
-                    row = {"model": name, "members": members, "error": "out of device memory"}
-                else:
-                    row["fraction_of_matmul"] = round(row["packed_matmul_gflops"] / machine, 3)
-                rows.append(row)
-                print(json.dumps(row), file=sys.stderr, flush=True)
-                if "error" in row:
-                    break  # a larger pack of this model does not fit either
+            for compiled in (False, True) if args.compile else (False,):
+                for members in (int(k) for k in args.members.split(",")):
+                    try:
+                        settings = (args.rounds, args.device, args.sequential_cap, Path(files), compiled)
+                        row = measure(name, members, *settings)
+                    except RuntimeError as error:  # torch.OutOfMemoryError is one
+                        if not _out_of_memory(error):
+                            raise
+                        row = {"model": name, "members": members, "error": "out of device memory"}
+                    else:
+                        row["fraction_of_matmul"] = round(row["packed_matmul_gflops"] / machine, 3)
+                    rows.append(row)
+                    print(json.dumps(row), file=sys.stderr, flush=True)
+                    if "error" in row:
+                        break  # a larger pack of this model does not fit either
     print(
         json.dumps(
             {

@@ -25,7 +25,6 @@ _UNPACKABLE: tuple[tuple[str, Any, str], ...] = (
         "gradient_penalty",
         "the gradient penalty needs a double backward under vmap",
     ),
-    ("train.compile", True, "torch.compile of the member-vectorised step is not supported"),
     (
         "train.encoder_updates",
         "aggressive",
@@ -58,6 +57,12 @@ def unpackable_reason(config: RunConfig) -> str | None:
     for key, value, reason in _UNPACKABLE:
         if flat[key] == value:
             return f"{key}={value}: {reason}"
+    if flat["train.compile"] and flat["model.architecture"] == "lstm":
+        return (
+            "train.compile=True with an LSTM: a packed step compiles for static shapes (vmap's "
+            "batched tensors take no symbolic ones), so each new sentence length compiles again "
+            "(minutes for a text pack) until torch's recompile limit leaves it eager"
+        )
     return None
 
 

@@ -28,7 +28,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -115,6 +114,15 @@ def member_rng(generator: torch.Generator) -> Iterator[None]:
 # -- the vectorised step ----------------------------------------------------------------------------
 
 
+class _StepValues:
+    """A member's per-step values (KL weight, C, ...) as the attributes Objective reads; a plain
+    class, which torch.compile traces (it breaks the graph at a SimpleNamespace)."""
+
+    def __init__(self, values: dict[str, torch.Tensor]) -> None:
+        for name, value in values.items():
+            setattr(self, name, value)
+
+
 class _Step(nn.Module):
     """One member's forward pass and loss: what the vmap runs for every member at once."""
 
@@ -128,7 +136,7 @@ class _Step(nn.Module):
         if self.dynamic_binarisation:
             x = noise.source().bernoulli(x)
         out = self.model(x, lengths, k=self.objective.samples)
-        terms = self.objective(out, self.model, x, lengths, SimpleNamespace(**values))
+        terms = self.objective(out, self.model, x, lengths, _StepValues(values))
         return terms.loss, torch.stack(list(terms.terms.values())), list(terms.terms)
 
 
@@ -284,6 +292,16 @@ class PackedTrainer:
             head.variance_dropout = head.trainable_scale and any(c.posterior.keep_prob < 1 for c in configs)
         dynamic = self.dataset.binarisation == "dynamic"
         self.step_module = _Step(template, Objective(first, self.steps_per_epoch, total_steps), dynamic)
+        self.term_names: list[str] = []  # the loss terms' names, which the vectorised step sets
+        in_dims = (0, 0, 0, None if self.dataset.train.lengths is None else 0, 0)
+        self.vectorised_step = vmap(self._member_step, in_dims=in_dims)
+        if first.train.compile:  # the whole vmapped step, forward and backward, one graph
+            from torch import _dynamo
+
+            _dynamo.reset()  # an earlier pack's graphs would count towards the recompile limit
+            # Static shapes: a batch of another size (an epoch's last, a group of fewer members)
+            # compiles once more. Symbolic sizes fail inside vmap (F.linear on a batched tensor).
+            self.vectorised_step = torch.compile(self.vectorised_step, dynamic=False)
         self.encode_module = _Encode(template)
         self.du_weights = [  # DU heads' BN scales, rescaled after every step (BN-VAE's are fixed)
             f"{name}.norm.weight"
@@ -426,15 +444,6 @@ class PackedTrainer:
         x = x.to(self.device, non_blocking=True)
         params, buffers = self._slices(group, everyone)
         values = self._values(step, group)
-        names: list[str] = []
-
-        def member_step(p, b, x, lengths, values):
-            loss, terms, found = functional_call(
-                self.step_module, ({f"model.{k}": v for k, v in (p | b).items()},), (x, lengths, values)
-            )
-            names[:] = found
-            return loss, terms
-
         generators = [self.members[k].generator for k in group]
         with (
             noise.drawn_from(PackedNoise()),
@@ -442,15 +451,21 @@ class PackedTrainer:
             member_noise.sequence_lengths(steps),
             member_noise.keep_probabilities([self.members[k].config.posterior.keep_prob for k in group]),
         ):
-            losses, terms = vmap(member_step, in_dims=(0, 0, 0, None if lengths is None else 0, 0))(
-                params, buffers, x, lengths, values
-            )
+            losses, terms = self.vectorised_step(params, buffers, x, lengths, values)
         if not everyone:  # buffers updated on the slices (batch norm statistics) go back
             with torch.no_grad():
                 index = torch.tensor(group, device=self.device)
                 for name, value in buffers.items():
                     self.buffers[name].index_copy_(0, index, value)
-        return losses.sum(), torch.cat([losses.unsqueeze(1), terms], dim=1), names
+        return losses.sum(), torch.cat([losses.unsqueeze(1), terms], dim=1), list(self.term_names)
+
+    def _member_step(self, p, b, x, lengths, values):
+        """One member's loss and loss terms (what ``vectorised_step`` maps over the members)."""
+        loss, terms, names = functional_call(
+            self.step_module, ({f"model.{k}": v for k, v in (p | b).items()},), (x, lengths, values)
+        )
+        self.term_names = names
+        return loss, terms
 
     def _end_likelihood_epoch(self, training: list[int]) -> None:
         """The adaptive Gaussian's end of epoch (its variance estimate), member by member."""
