@@ -9,8 +9,9 @@
 #   2. packing throughput, MNIST-size MLP and digits MLP, K up to 256;
 #   3. packing throughput, synthetic-text LSTM, K up to 64;
 #   4. fit against a bare loop on CUDA (issue 2's ratio);
-#   5. a pack's final evaluation, probes batched over members against member by member.
-#     bash bench/on_a_gpu.sh   # at most 9.7 minutes; 3.2 on an H200 before step 5 (2026-11-28)
+#   5. a pack's final evaluation, probes batched over members against member by member;
+#   6. compiled packs (train.compile on both sides) beside eager ones, MNIST-size MLP.
+#     bash bench/on_a_gpu.sh   # at most 11.5 minutes; 3.2 on an H200 before step 5 (2026-11-28)
 set -u
 out="${OUT:-gpu-results}"
 mkdir -p "$out"
@@ -34,3 +35,5 @@ step packing_lstm 100 bench/packing.py --device cuda --rounds 2 --sequential-cap
     --models lstm_synthetic_text --members 1,4,16,64
 step train_throughput 50 bench/train_throughput.py --device cuda --epochs 5
 step evaluation 120 bench/packed_evaluation.py --device cuda --members 4,32
+step packing_compiled 110 bench/packing.py --device cuda --rounds 2 --sequential-cap 4 \
+    --models mlp_mnist --members 16,64 --compile
