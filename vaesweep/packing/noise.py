@@ -4,7 +4,8 @@ exactly what its `fit` run draws from the global RNG.
 `fit` seeds the global RNG, builds the model (initialisation consumes draws) and then draws its
 training noise from that one stream. A pack gives member k a ``torch.Generator`` holding the
 global state its run has after building its model (``generator_from_global_state``). Model code
-calls ``randn_like``, ``bernoulli`` and ``dropout`` below instead of torch's: outside vmap they
+calls ``randn_like``, ``bernoulli``, ``keep_mask`` and ``dropout`` below (through the pack's
+``vaesweep.noise`` source) instead of torch's: outside vmap they
 draw from the global RNG (the unpacked run, unchanged), and under ``torch.func.vmap`` over the
 members, inside ``drawing_from(generators)``, member k's draw comes from ``generators[k]``
 with the same shape and in the same order as alone, so it is bitwise the unpacked draw.

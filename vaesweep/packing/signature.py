@@ -2,8 +2,9 @@
 
 Two trials share a pack when they agree on every structural field (shapes and the sequence of
 operations) and on the structural switch of every per-trial field (the bag-of-words head exists
-only when its weight is above 0). The signature is read off the fields' declarations (``Param.role``,
-``Param.structure``), so a new unit's fields take part without a list kept here.
+only when its weight is above 0). The signature is read off the fields' declarations
+(``Param.role``, ``Param.structure``), so a new unit's fields take part without a list kept
+here.
 """
 
 from __future__ import annotations
