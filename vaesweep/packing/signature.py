@@ -13,28 +13,31 @@ from typing import Any
 
 from vaesweep.config import RunConfig, all_params
 
-# Options whose implementation cannot run vectorised over members, and why.
-_UNPACKABLE: tuple[tuple[str, Any, str], ...] = (
+# Options whose implementation cannot run vectorised over members, and why: a configuration with
+# every value of an entry's settings runs alone.
+_UNPACKABLE: tuple[tuple[dict[str, Any], str], ...] = (
     (
-        "posterior.rescale",
-        "before_forward",
+        {"posterior.rescale": "before_forward"},
         "DU-VAE's rescale before each forward pass updates weights inside forward",
     ),
-    ("posterior.noise_start", "after_warmup", "the DU noise switch follows each member's own KL schedule"),
+    ({"posterior.noise_start": "after_warmup"}, "the DU noise switch follows each member's own KL schedule"),
     (
-        "regulariser.decoder_penalty",
-        "gradient_penalty",
+        {"regulariser.decoder_penalty": "gradient_penalty"},
         "the gradient penalty needs a double backward under vmap",
     ),
     (
-        "train.encoder_updates",
-        "aggressive",
+        {"train.encoder_updates": "aggressive"},
         "Agg-VAE's inner loop takes as many encoder steps as each trial's own loss asks for",
     ),
     (
-        "posterior.refinement",
-        "svi",
+        {"posterior.refinement": "svi"},
         "SA-VAE's refinement steps differentiate through the decoder twice (vmap's double backward)",
+    ),
+    (
+        {"train.compile": True, "model.architecture": "lstm"},
+        "a packed step compiles for static shapes (vmap's batched tensors take no symbolic ones), "
+        "so each new sentence length compiles again (minutes for a text pack) until torch's "
+        "recompile limit leaves it eager",
     ),
 )
 
@@ -55,15 +58,9 @@ def signature(config: RunConfig) -> tuple[tuple[str, Any], ...]:
 def unpackable_reason(config: RunConfig) -> str | None:
     """Why ``config`` cannot run in a pack, or None when it can."""
     flat = config.flatten()
-    for key, value, reason in _UNPACKABLE:
-        if flat[key] == value:
-            return f"{key}={value}: {reason}"
-    if flat["train.compile"] and flat["model.architecture"] == "lstm":
-        return (
-            "train.compile=True with an LSTM: a packed step compiles for static shapes (vmap's "
-            "batched tensors take no symbolic ones), so each new sentence length compiles again "
-            "(minutes for a text pack) until torch's recompile limit leaves it eager"
-        )
+    for settings, reason in _UNPACKABLE:
+        if all(flat[key] == value for key, value in settings.items()):
+            return f"{', '.join(f'{key}={value}' for key, value in settings.items())}: {reason}"
     return None
 
 
