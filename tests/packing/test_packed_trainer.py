@@ -195,6 +195,47 @@ def test_members_probed_together_get_bitwise_what_each_evaluated_alone_gets():
     assert len({metrics["probe_mlp"] for metrics, _ in together}) > 1
 
 
+def test_evaluated_members_are_handed_on_a_group_at_a_time_with_their_records_written(monkeypatch, tmp_path):
+    """fit_pack hands each group of evaluated members to ``on_evaluated`` (a diverged member is
+    in none) once their artifacts and checkpoints are written, and a member's results do not
+    depend on the group it was evaluated in."""
+    configs = [
+        resolve_config("c_vae", "digits", {**QUICK, "C": 5.0 * (seed + 1), "epochs": 1, "seed": seed})
+        for seed in range(6)
+    ]
+    configs[2].optim.lr = 1e30  # diverges in its first epoch
+    dirs = [tmp_path / f"member-{k}" for k in range(6)]
+    events: list[tuple[str, list[int]]] = []
+    final_metrics = PackedTrainer.final_metrics
+
+    def evaluate(self, members):
+        events.append(("evaluated", list(members)))
+        return final_metrics(self, members)
+
+    monkeypatch.setattr(PackedTrainer, "final_metrics", evaluate)
+
+    def on_evaluated(members):
+        events.append(("handed on", [m.member for m in members]))
+        for m in members:
+            assert m.status == "finished" and "nll" in m.metrics
+            assert (dirs[m.member] / CHECKPOINT_FILE).exists()
+            assert any((dirs[m.member] / "artifacts").iterdir())
+
+    grouped = fit_pack(
+        configs,
+        artifacts_dirs=[d / "artifacts" for d in dirs],
+        member_checkpoint_dirs=dirs,
+        on_evaluated=on_evaluated,
+    )
+    first, second = [0, 1, 3, 4], [5]  # CPU_EVALUATION_GROUP = 4
+    assert events == [(step, group) for group in (first, second) for step in ("evaluated", "handed on")]
+    assert grouped[2].status == "failed"
+    monkeypatch.setattr(packing, "CPU_EVALUATION_GROUP", 1)
+    alone = fit_pack(configs)
+    for k in (0, 1, 3, 4, 5):
+        assert _untimed(grouped[k].metrics) == _untimed(alone[k].metrics)
+
+
 def test_an_extracted_member_checkpoint_holds_its_fit_runs_last_checkpoint_rng(tmp_path):
     """A member's final checkpoint (what its MLflow run keeps) has the RNG state fit's last
     checkpoint has, the end of training: its evaluation and artifacts draw from a copy."""

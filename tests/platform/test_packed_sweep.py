@@ -129,6 +129,33 @@ def test_a_diverging_member_fails_in_its_own_run_while_its_pack_finishes(trackin
     assert outcome.records[0].outcome.trial_id == outcome.records[1].outcome.trial_id  # one Tune trial
 
 
+@pytest.mark.usefixtures("local_ray")
+def test_a_packs_members_are_shown_and_recorded_finished_while_the_others_are_evaluated(
+    tracking_server, tmp_path
+):
+    """Six members in one pack, one diverging: the pack evaluates the other five four at a time
+    (CPU_EVALUATION_GROUP) and shows the first four finished while the fifth still runs."""
+    experiment = Experiment(
+        "packed_streaming",
+        "five betas and a diverging trial in one pack",
+        ("digits",),
+        (
+            Arm("beta_vae", "beta-VAE", grid={"beta": (0.1, 0.2, 0.4, 0.8, 1.6)}),
+            Arm("vae", "diverging", {"optim.lr": 1e6}),
+        ),
+        seeds=(0,),
+    )
+    outcome, progress = sweep(experiment, tmp_path, tracking_server.uri, pack="6")
+    assert outcome.status == "FINISHED", progress
+    assert "packing: 6 trials in 1 packs (6 members)" in progress
+    finished = [line for line in progress.splitlines() if "finished  " in line]
+    assert len(finished) == 5, progress
+    assert all("4/6 finished, 1 running, 1 failed" in line for line in finished[:4]), progress
+    assert "5/6 finished, 0 running, 1 failed" in finished[4], progress
+    statuses = {run.data.tags["arm"]: run.info.status for run in children(tracking_server.uri, outcome)}
+    assert statuses.pop("diverging") == "FAILED" and set(statuses.values()) == {"FINISHED"}
+
+
 @pytest.fixture(scope="module")
 def packed_reference() -> dict[str, float]:
     return reference_results(packed=True)

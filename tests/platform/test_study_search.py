@@ -87,12 +87,17 @@ def test_each_member_gets_its_epochs_as_intermediate_values_and_its_own_outcome(
     assert len(searcher.suggest("pack")["pack"]) == 3
     for epoch, values in ((1, (9.0, 8.0, 7.0)), (2, (6.0, 5.0, float("nan")))):
         running = [{"state": "running", "objective": v} for v in values]
-        searcher.on_trial_result("pack", {"training_iteration": epoch, MEMBERS: _members(*running)})
-    final = _members(
-        {"state": "finished", "result": {OBJECTIVE: 4.5, "nll": 4.5, FINAL: 1.0}},
+        result = {"training_iteration": epoch, "epoch": float(epoch), MEMBERS: _members(*running)}
+        searcher.on_trial_result("pack", result)
+    # after training, a result per group of evaluated members (no epoch): a member still
+    # waiting for its evaluation has no new epoch value
+    waiting = {"state": "running", "objective": 6.0}
+    ended = [
         {"state": "stopped", "epoch": 2, "result": {OBJECTIVE: 5.0}},
         {"state": "failed", "reason": "FloatingPointError: loss is nan"},
-    )
+    ]
+    searcher.on_trial_result("pack", {"training_iteration": 3, MEMBERS: _members(waiting, *ended)})
+    final = _members({"state": "finished", "result": {OBJECTIVE: 4.5, "nll": 4.5, FINAL: 1.0}}, *ended)
     searcher.on_trial_complete("pack", {OBJECTIVE: 4.5, FINAL: 1.0, MEMBERS: final})
     finished, stopped, failed = _study(tmp_path).trials
     assert finished.state == optuna.trial.TrialState.COMPLETE and finished.value == 4.5

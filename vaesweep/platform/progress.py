@@ -27,6 +27,7 @@ from vaesweep.platform.trials import (
     trial_key,
     trial_label,
     trial_members,
+    trial_specs,
 )
 from vaesweep.trainables import FINAL, OBJECTIVE
 
@@ -49,6 +50,8 @@ class SweepMonitor:
         self.started = time.monotonic()
         self.last_line = self.started
         self.ended: set[str] = set()  # trials Tune completed (finished, or stopped by the scheduler)
+        self.latest: dict[str, dict[str, Any]] = {}  # each trial's newest result (see on_result)
+        self.shown_finished: set[str] = set()  # trial keys of pack members shown finished
 
     # -- output ---------------------------------------------------------------------------
     def begin(self, uri: str) -> None:
@@ -77,8 +80,9 @@ class SweepMonitor:
     def members(self, trial) -> list[TrialRecord]:
         """The trials a Tune trial runs (itself, or a pack's members) with their outcomes; a
         stopped one names this sweep's scheduler and objective."""
-        ended = trial.trial_id in self.ended
-        return trial_members(trial, self.plan.options.scheduler or "", self.plan.metric, ended=ended)
+        ended, result = trial.trial_id in self.ended, self.latest.get(trial.trial_id)
+        scheduler = self.plan.options.scheduler or ""
+        return trial_members(trial, scheduler, self.plan.metric, ended=ended, result=result)
 
     def counts(self) -> dict[str, int]:
         counts = {"finished": 0, "stopped": 0, "running": 0, "failed": 0}
@@ -110,9 +114,11 @@ class SweepMonitor:
         kill_point("trial_start")
 
     def on_result(self, trial, result: dict[str, Any]) -> None:
+        """A trial's final result, or a pack's result naming members that finished while the
+        others are still evaluated: those are shown now. Tune makes ``result`` the trial's last
+        only after its callbacks, so the monitor reads it from ``latest`` meanwhile."""
         kill_point("result")
-        if not result.get(FINAL):
-            return
+        self.latest[trial.trial_id] = result
         for spec, member in member_results(trial, result):
             value = member.get(OBJECTIVE, math.nan)
             if not member.get(FINAL) or not math.isfinite(value):
@@ -122,6 +128,18 @@ class SweepMonitor:
             if best is None or (value < best[0] if self.plan.mode == "min" else value > best[0]):
                 self.best[group] = (value, trial_label(spec.as_dict()))
             self.best_shown = group
+        if result.get(FINAL) or len(trial_specs(trial)) == 1:
+            return  # the trial's end shows it (on_complete)
+        for record in self.members(trial):
+            key = trial_key(record.spec)
+            if record.outcome.state == "finished" and key not in self.shown_finished:
+                self.shown_finished.add(key)
+                self._show_finished(record)
+
+    def _show_finished(self, record: TrialRecord) -> None:
+        value = record.result.get(OBJECTIVE, math.nan)
+        label = trial_label(record.spec.as_dict())
+        self.line(f"finished  {label}: {self.plan.metric}={value:.4g} | {self.summary()}")
 
     def on_complete(self, trial, trials: list) -> None:
         self.trials = trials
@@ -132,9 +150,8 @@ class SweepMonitor:
                 self.tracking.settle(trial_key(record.spec), outcome)
                 word = "stopped  " if outcome.state == "stopped" else "FAILED   "
                 self.line(f"{word} {label}: {outcome.reason} | {self.summary()}")
-            else:
-                value = record.result.get(OBJECTIVE, math.nan)
-                self.line(f"finished  {label}: {self.plan.metric}={value:.4g} | {self.summary()}")
+            elif trial_key(record.spec) not in self.shown_finished:
+                self._show_finished(record)
         kill_point("trial_complete")
 
     def on_error(self, trial, trials: list) -> None:

@@ -151,7 +151,7 @@ class PackedStudySearch(Searcher):
         return _Asked(trial, config, trial.params.get(ARM_PARAM), key, cap or self._members)
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
-        if result.get(FINAL):
+        if result.get(FINAL) or "epoch" not in result:  # an epoch's, not members evaluated
             return
         step = int(result.get(TRAINING_ITERATION, 0))
         for trial, state in zip(self._packs[trial_id], _states(result, ended=False), strict=True):

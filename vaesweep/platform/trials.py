@@ -170,12 +170,15 @@ def member_results(trial, result: Mapping[str, Any]) -> list[tuple[TrialSpec, di
     return _members(trial, result)
 
 
-def trial_members(trial, scheduler: str = "", metric: str = "", ended: bool = False) -> list[TrialRecord]:
+def trial_members(
+    trial, scheduler: str = "", metric: str = "", ended: bool = False, result: Mapping[str, Any] | None = None
+) -> list[TrialRecord]:
     """The trials a Tune trial runs, each with its outcome and last result: the trial itself,
-    or every member of a pack (read from the pack's last result); ``trial_outcome`` says what
-    the other arguments are."""
+    or every member of a pack (read from the pack's last result, or from ``result``: Tune hands
+    its callbacks a result before it becomes the last); ``trial_outcome`` says what the other
+    arguments are."""
     outcome = trial_outcome(trial, scheduler, metric, ended)
-    members = _members(trial, trial.last_result)
+    members = _members(trial, trial.last_result if result is None else result)
     if len(members) == 1:
         return [TrialRecord(members[0][0], outcome, members[0][1])]
     return [_member_record(trial, outcome, spec, member, scheduler, metric) for spec, member in members]

@@ -6,13 +6,15 @@ Each member records to its own tracker, exactly as its unpacked trial would (the
 run, found by the trial's key, with the same params, per-epoch metrics, final metrics,
 artifacts and final checkpoint) plus ``pack`` tags. Every epoch writes the pack's checkpoint
 and reports one result to Tune: the best member's epoch objective and every member's state in
-``MEMBERS`` (a JSON string: Tune keeps it as it is). A member that diverges is frozen and its
-run ends failed with the reason, while the others go on; one the sweep's scheduler stops (ASHA
-per member, ``StopMembers``) ends stopped. A retried or resumed pack continues
-from its newest readable checkpoint. Members an earlier attempt already finished are not
-recorded again; if every member finished, the pack reports their results without training,
-otherwise the whole pack trains (a pack's checkpoint holds all its members) and those members'
-numbers are simply not logged.
+``MEMBERS`` (a JSON string: Tune keeps it as it is). After training, the members are evaluated
+a few at a time (``fit_pack``'s ``on_evaluated``): each group's runs are finished in MLflow and
+reported to Tune at once, so the sweep shows them finished while the pack evaluates the rest.
+A member that diverges is frozen and its run ends failed with the reason, while the others go
+on; one the sweep's scheduler stops (ASHA per member, ``StopMembers``) ends stopped. A retried
+or resumed pack continues from its newest readable checkpoint. Members an earlier attempt
+already finished are not recorded again; if every member finished, the pack reports their
+results without training, otherwise the whole pack trains (a pack's checkpoint holds all its
+members) and those members' numbers are simply not logged.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from vaesweep.packing.trainer import (
     FINISHED,
     PACK_CHECKPOINT_FILE,
     STOPPED,
+    MemberResult,
     PackEpochReport,
     fit_pack,
 )
@@ -93,7 +96,7 @@ def run_pack(
             for done in earlier
         ]
         if all(done is not None for done in earlier):
-            _report_final(states, objective, mode)
+            _report_final(states, mode)
             return
         recording = [k for k, done in enumerate(earlier) if done is None]
         history = list(restored.history) if restored is not None else []
@@ -109,6 +112,7 @@ def run_pack(
             if member not in stopping:
                 return False
             stopping.discard(member)
+            states[member] = {"state": STOPPED, "epoch": epoch, "result": last_epoch.get(member, {})}
             return True
 
         def report(epoch: PackEpochReport) -> None:
@@ -134,6 +138,15 @@ def run_pack(
 
         artifacts = [Path(scratch, f"artifacts-{k}") for k in range(len(specs))]
         finals = [Path(scratch, f"final-{k}") for k in range(len(specs))]
+
+        def record_evaluated(members: list[MemberResult]) -> None:
+            for member in members:
+                k = member.member
+                if k in recording:
+                    trackers[k].finish(member.metrics, artifacts[k], finals[k] / CHECKPOINT_FILE)
+                    states[k] = {"state": FINISHED, "result": final_result(member.metrics, objective)}
+            tune.report(_finished_so_far(states, mode))  # the sweep's progress shows them now
+
         try:
             results = fit_pack(
                 configs,
@@ -143,30 +156,30 @@ def run_pack(
                 artifacts_dirs=artifacts,
                 member_checkpoint_dirs=finals,
                 should_stop=should_stop,
+                on_evaluated=record_evaluated,
             )
         except Exception as error:
             for k in recording:
-                if states[k]["state"] != FAILED:
+                if states[k]["state"] not in (FAILED, FINISHED):  # recorded ones stand
                     trackers[k].fail(error)
             raise
         for k, member in enumerate(results):
             if k not in recording:
                 continue
-            if member.status == FINISHED:
-                trackers[k].finish(member.metrics, artifacts[k], finals[k] / CHECKPOINT_FILE)
-                states[k] = {"state": FINISHED, "result": final_result(member.metrics, objective)}
-            elif member.status == STOPPED:
-                epoch = int(member.metrics.get("epoch", 0))
-                states[k] = {"state": STOPPED, "epoch": epoch, "result": last_epoch.get(k, {})}
-            elif member.status == FAILED:
+            if member.status == FAILED:
                 reason = f"{type(member.error).__name__}: {member.error}"
                 if states[k]["state"] != FAILED:  # failed in an earlier attempt, restored so
                     trackers[k].fail(member.error)
                 states[k] = {"state": FAILED, "reason": reason}
-    _report_final(states, objective, mode)
+    _report_final(states, mode)
 
 
-def _report_final(states: list[dict[str, Any]], objective: str, mode: str) -> None:
+def _report_final(states: list[dict[str, Any]], mode: str) -> None:
     """The pack's last result: every member's outcome, the best finished member's objective."""
+    tune.report({**_finished_so_far(states, mode), FINAL: 1.0})
+
+
+def _finished_so_far(states: list[dict[str, Any]], mode: str) -> dict[str, Any]:
+    """A result of every member's state and the best finished member's objective."""
     values = [s["result"][OBJECTIVE] for s in states if s["state"] == FINISHED]
-    tune.report({OBJECTIVE: _best(values, mode), FINAL: 1.0, MEMBERS: _members_field(states)})
+    return {OBJECTIVE: _best(values, mode), MEMBERS: _members_field(states)}
