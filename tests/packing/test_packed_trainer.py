@@ -236,6 +236,32 @@ def test_evaluated_members_are_handed_on_a_group_at_a_time_with_their_records_wr
         assert _untimed(grouped[k].metrics) == _untimed(alone[k].metrics)
 
 
+def test_a_retried_pack_evaluates_only_the_members_not_recorded_before(monkeypatch, tmp_path):
+    """A pack retried after its last epoch's checkpoint (it died while evaluating) trains no
+    more and evaluates only the members an earlier attempt did not record; theirs are the
+    uninterrupted results, bitwise."""
+    configs = _configs("c_vae", epochs=2)
+    uninterrupted = fit_pack(configs, checkpoint_dir=tmp_path)
+    evaluated, steps = [], []
+    final_metrics, train_epoch = PackedTrainer.final_metrics, PackedTrainer.train_epoch
+
+    def evaluate(self, members):
+        evaluated.extend(members)
+        return final_metrics(self, members)
+
+    def count_epoch(self):
+        steps.append(1)
+        return train_epoch(self)
+
+    monkeypatch.setattr(PackedTrainer, "final_metrics", evaluate)
+    monkeypatch.setattr(PackedTrainer, "train_epoch", count_epoch)
+    retried = fit_pack(configs, checkpoint_dir=tmp_path, resume_from=tmp_path, evaluated_before=[1])
+    assert evaluated == [0, 2] and not steps
+    for k in (0, 2):
+        assert _untimed(retried[k].metrics) == _untimed(uninterrupted[k].metrics)
+    assert retried[1].status == "finished" and "nll" not in retried[1].metrics
+
+
 def test_an_extracted_member_checkpoint_holds_its_fit_runs_last_checkpoint_rng(tmp_path):
     """A member's final checkpoint (what its MLflow run keeps) has the RNG state fit's last
     checkpoint has, the end of training: its evaluation and artifacts draw from a copy."""

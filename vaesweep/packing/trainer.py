@@ -25,7 +25,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -762,6 +762,7 @@ def fit_pack(
     member_checkpoint_dirs: Sequence[str | Path] | None = None,
     should_stop: Callable[[int, int, dict[str, float]], bool] | None = None,
     on_evaluated: Callable[[list[MemberResult]], None] | None = None,
+    evaluated_before: Collection[int] = (),
 ) -> list[MemberResult]:
     """Train the configurations as one pack; one ``MemberResult`` per configuration, in order.
 
@@ -772,8 +773,11 @@ def fit_pack(
     ``should_stop(member, epoch, metrics)`` stops a member early (it ends "stopped", without a
     final evaluation). ``on_evaluated`` gets the finished members' results a few at a time
     (``PackedTrainer.evaluation_groups``), as soon as their artifacts and checkpoints are
-    written, so a large pack records its members while it evaluates the others. Raises
-    ConfigError before anything loads when the configurations cannot share a pack.
+    written, so a large pack records its members while it evaluates the others.
+    ``evaluated_before``: members an earlier attempt of this pack evaluated and recorded (a
+    retry resumed from the last epoch's checkpoint evaluates only the others); their results
+    hold their last epoch's metrics. Raises ConfigError before anything loads when the
+    configurations cannot share a pack.
     """
     configs = [c if isinstance(c, RunConfig) else RunConfig.from_dict(c) for c in configs]
     for config in configs:
@@ -785,14 +789,15 @@ def fit_pack(
         if (path / PACK_CHECKPOINT_FILE).exists() or path.is_file():
             trainer.load(path)
     trainer.run(report, checkpoint_dir, should_stop)
+    finished = [k for k, member in enumerate(trainer.members) if member.status == FINISHED]
+    evaluated = [k for k in finished if k not in evaluated_before]
     results = {
         k: MemberResult(k, member.status, dict(member.state.last_metrics), member.error)
         for k, member in enumerate(trainer.members)
-        if member.status != FINISHED
+        if k not in evaluated
     }
-    finished = [k for k, member in enumerate(trainer.members) if member.status == FINISHED]
-    for group in trainer.evaluation_groups(finished):
-        evaluations, evaluated = trainer.final_metrics(group), []
+    for group in trainer.evaluation_groups(evaluated):
+        evaluations = trainer.final_metrics(group)
         seconds = time.perf_counter() - started  # as fit's: until the member's evaluation
         for k, (metrics, details) in zip(group, evaluations, strict=True):
             metrics["train_seconds"] = seconds
@@ -801,7 +806,6 @@ def fit_pack(
             if member_checkpoint_dirs is not None:
                 trainer.member_checkpoint(k, member_checkpoint_dirs[k])
             results[k] = MemberResult(k, FINISHED, metrics)
-            evaluated.append(results[k])
         if on_evaluated is not None:
-            on_evaluated(evaluated)
+            on_evaluated([results[k] for k in group])
     return [results[k] for k in range(len(trainer.members))]

@@ -12,9 +12,9 @@ reported to Tune at once, so the sweep shows them finished while the pack evalua
 A member that diverges is frozen and its run ends failed with the reason, while the others go
 on; one the sweep's scheduler stops (ASHA per member, ``StopMembers``) ends stopped. A retried
 or resumed pack continues from its newest readable checkpoint. Members an earlier attempt
-already finished are not recorded again; if every member finished, the pack reports their
-results without training, otherwise the whole pack trains (a pack's checkpoint holds all its
-members) and those members' numbers are simply not logged.
+already finished are neither evaluated nor recorded again; if every member finished, the pack
+reports their results without training, otherwise the whole pack trains from its checkpoint (it
+holds all its members: after the last epoch's, a retry only evaluates the members left).
 """
 
 from __future__ import annotations
@@ -157,6 +157,7 @@ def run_pack(
                 member_checkpoint_dirs=finals,
                 should_stop=should_stop,
                 on_evaluated=record_evaluated,
+                evaluated_before=[k for k, done in enumerate(earlier) if done is not None],
             )
         except Exception as error:
             for k in recording:
