@@ -45,7 +45,7 @@ def test_progress_shows_the_best_so_far_among_comparable_trials(tmp_path):
     by_arm = {spec.arm: spec for spec in plan.trials if spec.dataset == "digits"}
     monitor = SweepMonitor(plan, tracking=None, out=io.StringIO())
     for arm, nll in (("DGP (target_kl=5)", 24.6), ("AR-ELBO", -28.0), ("VAE", 24.9)):
-        trial = SimpleNamespace(trial_id=arm, config={"trial": by_arm[arm].as_dict()})
+        trial = SimpleNamespace(trial_id=arm, status="RUNNING", config={"trial": by_arm[arm].as_dict()})
         monitor.on_result(trial, {OBJECTIVE: nll, FINAL: 1.0})
     summary = monitor.summary()  # the last result is a Bernoulli VAE: compare it with Bernoulli trials only
     assert "best nll among bernoulli decoders=24.6 (DGP (target_kl=5) | digits | seed" in summary

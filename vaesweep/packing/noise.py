@@ -84,18 +84,19 @@ def _global_draw(draw: Callable[[torch.Generator | None], torch.Tensor]) -> torc
 
 def _register(name: str, draw: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
     """Two custom ops: ``name`` draws one member's noise (from the global RNG), and its vmap
-    rule calls ``members_<name>``, which draws member by member from the generators."""
+    rule calls ``members_<name>``, which draws member by member from the generators.
+    ``draw(like, p, generator, member)``: ``member`` is k under the vmap, None alone."""
 
     @torch.library.custom_op(f"vaesweep_packing::{name}", mutates_args=("draws",))
     def member_op(like: torch.Tensor, p: float, draws: torch.Tensor) -> torch.Tensor:
         draws.add_(1)
-        return _global_draw(lambda generator: draw(like, p, generator))
+        return _global_draw(lambda generator: draw(like, p, generator, None))
 
     @torch.library.custom_op(f"vaesweep_packing::members_{name}", mutates_args=("draws",))
     def members_op(like: torch.Tensor, p: float, draws: torch.Tensor) -> torch.Tensor:
         draws.add_(1)
         generators = _member_generators(like.shape[0])
-        return torch.stack([draw(like[k], p, g) for k, g in enumerate(generators)])
+        return torch.stack([draw(like[k], p, g, k) for k, g in enumerate(generators)])
 
     for op in (member_op, members_op):
         op.register_fake(lambda like, p, draws: torch.empty_like(like))
@@ -108,15 +109,21 @@ def _register(name: str, draw: Callable[..., torch.Tensor]) -> Callable[..., tor
     return member_op
 
 
-def _normal(like: torch.Tensor, _: float, generator: torch.Generator | None) -> torch.Tensor:
+def _normal(
+    like: torch.Tensor, _: float, generator: torch.Generator | None, _member: int | None
+) -> torch.Tensor:
     return torch.randn(like.shape, generator=generator, dtype=like.dtype, device=like.device)
 
 
-def _bernoulli(probabilities: torch.Tensor, _: float, generator: torch.Generator | None) -> torch.Tensor:
+def _bernoulli(
+    probabilities: torch.Tensor, _: float, generator: torch.Generator | None, _member: int | None
+) -> torch.Tensor:
     return torch.bernoulli(probabilities, generator=generator)
 
 
-def _dropout_mask(like: torch.Tensor, p: float, generator: torch.Generator | None) -> torch.Tensor:
+def _dropout_mask(
+    like: torch.Tensor, p: float, generator: torch.Generator | None, _member: int | None
+) -> torch.Tensor:
     return dropout_mask(like, p, generator=generator)
 
 
@@ -147,40 +154,25 @@ def keep_probabilities(probabilities: Sequence[float]) -> contextlib.AbstractCon
     return _holding("keep_probabilities", [float(p) for p in probabilities])
 
 
-@torch.library.custom_op("vaesweep_packing::keep_mask", mutates_args=("draws",))
-def _keep_mask(probabilities: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
-    draws.add_(1)
-    return _global_draw(lambda generator: torch.bernoulli(probabilities, generator=generator))
+def _keep_mask_draw(
+    probabilities: torch.Tensor, _: float, generator: torch.Generator | None, member: int | None
+) -> torch.Tensor:
+    if member is not None:
+        keeps = getattr(_state, "keep_probabilities", None)
+        if keeps is None or len(keeps) != len(_state.generators):
+            raise RuntimeError("keep_mask drawn under the members' vmap outside keep_probabilities(...)")
+        if keeps[member] >= 1.0:
+            return torch.ones_like(probabilities)
+    return torch.bernoulli(probabilities, generator=generator)
 
 
-@torch.library.custom_op("vaesweep_packing::members_keep_mask", mutates_args=("draws",))
-def _members_keep_mask(probabilities: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
-    draws.add_(1)
-    generators = _member_generators(probabilities.shape[0])
-    keeps = getattr(_state, "keep_probabilities", None)
-    if keeps is None or len(keeps) != len(generators):
-        raise RuntimeError("keep_mask drawn under the members' vmap outside keep_probabilities(...)")
-    return torch.stack(
-        [
-            torch.bernoulli(member, generator=generator) if keep < 1.0 else torch.ones_like(member)
-            for member, generator, keep in zip(probabilities, generators, keeps, strict=True)
-        ]
-    )
-
-
-for _op in (_keep_mask, _members_keep_mask):
-    _op.register_fake(lambda probabilities, draws: torch.empty_like(probabilities))
-
-
-@_keep_mask.register_vmap
-def _keep_mask_vmap(info, in_dims, probabilities, draws):
-    return _members_keep_mask(probabilities.movedim(in_dims[0], 0).contiguous(), draws), 0
+_keep_mask_op = _register("keep_mask", _keep_mask_draw)
 
 
 def keep_mask(keep_prob: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """``torch.bernoulli(keep_prob.expand_as(like))``; under the members' vmap, ones for a member
     whose keep probability is 1 (see ``keep_probabilities``)."""
-    return _keep_mask(keep_prob.detach().expand_as(like), _DRAWS)
+    return _keep_mask_op(keep_prob.detach().expand_as(like), 0.0, _DRAWS)
 
 
 def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:

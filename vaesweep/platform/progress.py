@@ -23,11 +23,9 @@ from vaesweep.platform.trials import (
     TrialRecord,
     comparison_group,
     failure_reason,
-    member_results,
     trial_key,
     trial_label,
     trial_members,
-    trial_specs,
 )
 from vaesweep.trainables import FINAL, OBJECTIVE
 
@@ -119,18 +117,19 @@ class SweepMonitor:
         only after its callbacks, so the monitor reads it from ``latest`` meanwhile."""
         kill_point("result")
         self.latest[trial.trial_id] = result
-        for spec, member in member_results(trial, result):
-            value = member.get(OBJECTIVE, math.nan)
-            if not member.get(FINAL) or not math.isfinite(value):
+        records = self.members(trial)
+        for record in records:
+            value = record.result.get(OBJECTIVE, math.nan)
+            if not record.result.get(FINAL) or not math.isfinite(value):
                 continue
-            group = comparison_group(spec)
+            group = comparison_group(record.spec)
             best = self.best.get(group)
             if best is None or (value < best[0] if self.plan.mode == "min" else value > best[0]):
-                self.best[group] = (value, trial_label(spec.as_dict()))
+                self.best[group] = (value, trial_label(record.spec.as_dict()))
             self.best_shown = group
-        if result.get(FINAL) or len(trial_specs(trial)) == 1:
+        if result.get(FINAL) or len(records) == 1:
             return  # the trial's end shows it (on_complete)
-        for record in self.members(trial):
+        for record in records:
             key = trial_key(record.spec)
             if record.outcome.state == "finished" and key not in self.shown_finished:
                 self.shown_finished.add(key)

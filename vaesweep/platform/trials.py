@@ -162,14 +162,6 @@ def _members(trial, result: Mapping[str, Any]) -> list[tuple[TrialSpec, dict[str
     return list(zip(specs, members, strict=True))
 
 
-def member_results(trial, result: Mapping[str, Any]) -> list[tuple[TrialSpec, dict[str, Any]]]:
-    """Each trial of a Tune ``result`` with its own result (a pack member's: its final result
-    once it finished, else empty)."""
-    if "pack" in trial.config and len(trial.config["pack"]) > 1:
-        return [(spec, dict(member.get("result", {}))) for spec, member in _members(trial, result)]
-    return _members(trial, result)
-
-
 def trial_members(
     trial, scheduler: str = "", metric: str = "", ended: bool = False, result: Mapping[str, Any] | None = None
 ) -> list[TrialRecord]:
