@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -319,9 +320,13 @@ def run_sweep(plan: SweepPlan, *, out: IO[str] = sys.stderr) -> SweepOutcome:
     if server is not None:
         server.launch()  # it starts while Ray does and the packs are planned
     disconnect = False
+    planner = ThreadPoolExecutor(1, thread_name_prefix="vaesweep-packs")
     try:
+        # Sizing the packs measures a member's memory (a model and a step, seconds of imports
+        # among them): it runs while Ray starts, which mostly waits for Ray's processes.
+        packing = planner.submit(_packing_line, plan)
         disconnect = connect_ray(plan.options.address)
-        packing_line = _packing_line(plan)
+        packing_line = packing.result()
         uri = plan.options.tracking_uri or server.wait_ready()
         tracking = SweepRun(
             uri, plan.experiment.name, plan.name, resume=plan.options.resume, tags=_tracking_tags(plan)
@@ -359,6 +364,7 @@ def run_sweep(plan: SweepPlan, *, out: IO[str] = sys.stderr) -> SweepOutcome:
             tracking.close(status, monitor.counts())
         kill_point("closed")
     finally:
+        planner.shutdown(cancel_futures=True)
         if server is not None:
             server.terminate()  # it shuts down while Ray does
         if disconnect:
